@@ -1,0 +1,384 @@
+"""The ``RAILOPS`` setting: defaults, environment fallbacks and validation.
+
+Values are read at call time (``conf.get("KEY")``), never copied into module constants.
+An explicit ``settings.RAILOPS[KEY]`` wins over the ``RAILOPS_<KEY>`` environment variable,
+which wins over the default. Validation runs as system checks (``railops.E0xx``), so a bad
+value is reported by ``manage.py check`` instead of crashing inside a command.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error
+
+from .report import CannotRun
+
+
+def _default_backup_dir() -> str:
+    volume = os.environ.get("RAILWAY_VOLUME_MOUNT_PATH")
+    if volume:
+        return str(Path(volume) / "railops-backups")
+    base = getattr(settings, "BASE_DIR", None) or os.getcwd()
+    return str(Path(base) / "backups")
+
+
+DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
+    # name: (warning, critical); the seed's values
+    "connections_pct": (80, 95),
+    "query_seconds": (1, 5),
+    "disk_pct": (80, 90),
+    "memory_pct": (80, 90),
+    "cpu_pct": (80, 95),
+    "idle_in_transaction_seconds": (60, 300),
+    "latency_ms": (100, 1000),
+    "cache_hit_ratio_pct": (99, 95),  # lower is worse
+    "dead_tuple_pct": (20, 40),
+    "wraparound_pct": (50, 75),
+    "sequence_pct": (75, 90),
+    "rollback_pct": (5, 20),
+}
+LOWER_IS_WORSE = frozenset({"cache_hit_ratio_pct"})
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    default: Any
+    types: tuple[type, ...]
+    doc: str
+    env: bool = False  # falls back to RAILOPS_<name>
+    choices: tuple[str, ...] = ()
+    validate: Callable[[Any], str | None] | None = None  # returns a problem, or None
+
+    def expected(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        return " or ".join(t.__name__ for t in self.types)
+
+
+def _retention_problem(value: Any) -> str | None:
+    bad = set(value) - {"daily", "weekly", "monthly"}
+    if bad:
+        return f"unknown tier(s) {sorted(bad)}; expected keys daily, weekly, monthly"
+    for tier, count in value.items():
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return f"{tier} must be a non-negative int, got {count!r}"
+    return None
+
+
+def _thresholds_problem(value: Any) -> str | None:
+    for name, pair in value.items():
+        if name not in DEFAULT_THRESHOLDS:
+            close = difflib.get_close_matches(name, DEFAULT_THRESHOLDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return f"unknown threshold {name!r}{hint}"
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not all(isinstance(n, int | float) and not isinstance(n, bool) for n in pair)
+        ):
+            return f"{name} must be a [warning, critical] pair of numbers, got {pair!r}"
+    return None
+
+
+def _str_list_problem(value: Any) -> str | None:
+    if not all(isinstance(item, str) for item in value):
+        return "every item must be a str"
+    return None
+
+
+def _positive_problem(value: Any) -> str | None:
+    return None if value >= 0 else f"must be >= 0, got {value!r}"
+
+
+KEYS: dict[str, Key] = {
+    k.name: k
+    for k in [
+        Key(
+            "BACKUP_DIR",
+            None,
+            (str, Path),
+            "Local backup directory. Default: "
+            "$RAILWAY_VOLUME_MOUNT_PATH/railops-backups on a volume, else <BASE_DIR>/backups.",
+            env=True,
+        ),
+        Key(
+            "BACKUP_STORAGES",
+            [],
+            (list, tuple),
+            "Aliases from settings.STORAGES that each "
+            "receive a copy of every backup. Empty: only the local BACKUP_DIR.",
+            env=True,
+            validate=_str_list_problem,
+        ),
+        Key(
+            "BACKUP_RETENTION",
+            {"daily": 7, "weekly": 4, "monthly": 12},
+            (dict,),
+            "How many backups of each tier cleanup keeps.",
+            validate=_retention_problem,
+        ),
+        Key(
+            "BACKUP_SPECIAL_RETENTION_DAYS",
+            30,
+            (int,),
+            "Days to keep emergency and predeploy backups.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "BACKUP_MIN_GOOD",
+            1,
+            (int,),
+            "Cleanup never leaves fewer good backups than this.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "BACKUP_MAX_AGE",
+            26 * 3600,
+            (int, float),
+            "Seconds; the recovery point objective. "
+            "The newest good backup older than this is a warning, twice this is critical.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "BACKUP_SCHEDULE",
+            "0 3 * * *",
+            (str,),
+            "Cron expression (UTC) for backup daemon.",
+            env=True,
+        ),
+        Key(
+            "BACKUP_ENGINE",
+            "auto",
+            (str,),
+            "PostgreSQL backup engine.",
+            env=True,
+            choices=("auto", "pg_dump", "native"),
+        ),
+        Key(
+            "BACKUP_EXACT_COUNT_LIMIT",
+            100_000,
+            (int,),
+            "Tables with more estimated rows get an estimated row count in the manifest.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "BACKUP_COMPRESSION_LEVEL",
+            3,
+            (int,),
+            "zstd level for backups.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "THRESHOLDS",
+            {},
+            (dict,),
+            "Overrides of the health thresholds, {name: [warning, critical]}.",
+            validate=_thresholds_problem,
+        ),
+        Key(
+            "CONNECT_TIMEOUT",
+            5,
+            (int, float),
+            "Seconds to wait when connecting to the database.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "LOCK_TIMEOUT_MS",
+            2000,
+            (int,),
+            "lock_timeout for each migration (PostgreSQL).",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "STATEMENT_TIMEOUT_MS",
+            0,
+            (int,),
+            "statement_timeout for each migration; 0 is off.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "MIGRATION_RETRIES",
+            5,
+            (int,),
+            "Retries of a migration that hit lock_timeout.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "MIGRATION_LOCK_WAIT",
+            600,
+            (int, float),
+            "Seconds a replica waits for another replica's migration lock.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "ALERT_WEBHOOK_URL",
+            "",
+            (str,),
+            "Slack/Discord-compatible webhook for --alert.",
+            env=True,
+        ),
+        Key(
+            "ALERT_MIN_SEVERITY",
+            "warning",
+            (str,),
+            "Lowest severity that is alerted.",
+            env=True,
+            choices=("info", "warning", "critical"),
+        ),
+        Key(
+            "HEALTHCHECK_PATH",
+            "",
+            (str,),
+            "The Railway healthcheck path; read from railway.json/railway.toml when empty.",
+            env=True,
+        ),
+        Key(
+            "CUSTOM_DOMAINS",
+            [],
+            (list, tuple),
+            "Custom domains served by this service.",
+            env=True,
+            validate=_str_list_problem,
+        ),
+    ]
+}
+
+
+def _from_env(key: Key, raw: str) -> Any:
+    """Parse ``RAILOPS_<KEY>`` into the key's type."""
+    if list in key.types:
+        raw = raw.strip()
+        if raw.startswith("["):
+            return json.loads(raw)
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    if int in key.types and float not in key.types:
+        return int(raw)
+    if float in key.types:
+        number = float(raw)
+        return int(number) if number.is_integer() else number
+    if dict in key.types:
+        return json.loads(raw)
+    return raw
+
+
+def _user_settings() -> Any:
+    return getattr(settings, "RAILOPS", {})
+
+
+def get(name: str) -> Any:
+    """The effective value of ``RAILOPS[name]``; raises CannotRun when it is invalid."""
+    key = KEYS[name]
+    user = _user_settings()
+    if isinstance(user, Mapping) and name in user:
+        value = user[name]
+    elif key.env and os.environ.get(f"RAILOPS_{name}", "") != "":
+        try:
+            value = _from_env(key, os.environ[f"RAILOPS_{name}"])
+        except ValueError as exc:
+            raise CannotRun(
+                f"environment variable RAILOPS_{name} is not {key.expected()}: {exc}"
+            ) from None
+    elif name == "BACKUP_DIR":
+        return _default_backup_dir()
+    else:
+        value = key.default
+        if isinstance(value, dict):
+            value = dict(value)
+        elif isinstance(value, list):
+            value = list(value)
+    problem = _problem(key, value)
+    if problem:
+        raise CannotRun(f"RAILOPS[{name!r}] {problem}: run 'python manage.py check' for details")
+    if name == "THRESHOLDS":
+        merged = dict(DEFAULT_THRESHOLDS)
+        merged.update({k: tuple(v) for k, v in value.items()})
+        return merged
+    if name == "BACKUP_DIR":
+        return str(value)
+    return value
+
+
+def threshold(name: str) -> tuple[float, float]:
+    return get("THRESHOLDS")[name]
+
+
+def _problem(key: Key, value: Any) -> str | None:
+    if not isinstance(value, key.types) or (isinstance(value, bool) and bool not in key.types):
+        return f"must be {key.expected()}, got {type(value).__name__} {value!r}"
+    if key.choices and value not in key.choices:
+        return f"must be {key.expected()}, got {value!r}"
+    if key.validate is not None:
+        return key.validate(value)
+    return None
+
+
+def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    """System check: the RAILOPS dict and the RAILOPS_* environment variables."""
+    errors: list[CheckMessage] = []
+    user = _user_settings()
+    if not isinstance(user, Mapping):
+        return [
+            Error(
+                f"RAILOPS must be a dict, got {type(user).__name__} {user!r}.",
+                hint="Set RAILOPS = {} or remove it; see the README's Settings section.",
+                id="railops.E001",
+            )
+        ]
+    for name, value in user.items():
+        key = KEYS.get(name)
+        if key is None:
+            close = difflib.get_close_matches(str(name), KEYS, n=1)
+            hint = f"Did you mean {close[0]!r}? " if close else ""
+            errors.append(
+                Error(
+                    f"RAILOPS[{name!r}] is not a railops setting.",
+                    hint=hint + "Known keys: " + ", ".join(sorted(KEYS)) + ".",
+                    id="railops.E002",
+                )
+            )
+            continue
+        problem = _problem(key, value)
+        if problem:
+            errors.append(
+                Error(
+                    f"RAILOPS[{name!r}] {problem}.",
+                    hint=f"Expected {key.expected()}: {key.doc}",
+                    id="railops.E003",
+                )
+            )
+    for name, key in KEYS.items():
+        raw = os.environ.get(f"RAILOPS_{name}", "")
+        if not key.env or raw == "" or name in user:
+            continue
+        try:
+            problem = _problem(key, _from_env(key, raw))
+        except ValueError as exc:
+            problem = f"cannot be parsed ({exc})"
+        if problem:
+            errors.append(
+                Error(
+                    f"Environment variable RAILOPS_{name} {problem}.",
+                    hint=f"Expected {key.expected()}: {key.doc}",
+                    id="railops.E004",
+                )
+            )
+    return errors

@@ -1,0 +1,31 @@
+"""The release ledger: one row per ``railway_deploy`` run; ``emergency_rollback`` reads it."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Release(models.Model):
+    class Status(models.TextChoices):
+        STARTED = "started"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        ROLLED_BACK = "rolled_back"
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    git_sha = models.CharField(max_length=64, blank=True, default="")
+    railway_deployment_id = models.CharField(max_length=100, blank=True, default="")
+    railway_environment = models.CharField(max_length=100, blank=True, default="")
+    migrations_before = models.JSONField(default=dict, blank=True)  # app label -> leaf or "zero"
+    migrations_after = models.JSONField(default=dict, blank=True)
+    backup_name = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.STARTED)
+    failed_step = models.CharField(max_length=50, blank=True, default="")
+    step_log = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"release {self.pk} ({self.status}, {self.git_sha[:12] or 'no sha'})"

@@ -1,0 +1,200 @@
+"""The only place that turns a Report into text, JSON or Markdown. Everything passes redact."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from . import redact
+from .report import Finding, Report, Severity
+
+FORMATS = ("text", "json")
+
+_COLOURS = {
+    Severity.CRITICAL: "\x1b[1;31m",
+    Severity.WARNING: "\x1b[33m",
+    Severity.INFO: "\x1b[36m",
+    Severity.OK: "\x1b[32m",
+}
+_RESET = "\x1b[0m"
+_WIDTH = 8  # "CRITICAL"
+
+
+def _badge(severity: Severity, color: bool) -> str:
+    text = severity.label.upper().ljust(_WIDTH)
+    return f"{_COLOURS[severity]}{text}{_RESET}" if color else text
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(c for c in row if c not in columns)
+    cells = [[_scalar(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    for r in cells:
+        lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return lines
+
+
+def _extra_lines(name: str, value: Any) -> list[str]:
+    title = name.replace("_", " ")
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [f"{title}:", *_table(value)]
+    if isinstance(value, list):
+        return [f"{title}:", *(f"  - {_scalar(v)}" for v in value)] if value else []
+    if isinstance(value, dict):
+        if not value:
+            return []
+        lines = [f"{title}:"]
+        for key, item in value.items():
+            if isinstance(item, list) and item and all(isinstance(v, dict) for v in item):
+                lines.append(f"  {key}:")
+                lines.extend("  " + line for line in _table(item))
+            else:
+                lines.append(f"  {key}: {_scalar(item)}")
+        return lines
+    return [f"{title}: {_scalar(value)}"]
+
+
+def _finding_lines(finding: Finding, color: bool, number: int | None = None) -> list[str]:
+    head = f"{_badge(finding.severity, color)}  {finding.title}  [{finding.id}]"
+    if number is not None:
+        head = f"{number:>2}. {head}"
+    pad = " " * (4 if number is not None else 0) + " " * (_WIDTH + 2)
+    lines = [head]
+    if finding.detail:
+        lines.append(_indent(finding.detail, pad))
+    if finding.fix and finding.severity >= Severity.INFO:
+        lines.append(_indent("fix: " + finding.fix, pad))
+    return lines
+
+
+def text(report: Report, color: bool = False) -> str:
+    counts = {s: 0 for s in Severity}
+    for f in report.findings:
+        counts[f.severity] += 1
+    summary = ", ".join(f"{n} {s.label}" for s, n in sorted(counts.items(), reverse=True) if n)
+    status = _badge(report.status, color).strip()
+    lines = [f"{report.command}: {status} ({summary or 'no findings'}) in {report.duration_s:.2f}s"]
+    problems = report.problems()
+    if problems:
+        lines += ["", "Fix these first:"]
+        for number, finding in enumerate(problems, 1):
+            lines += _finding_lines(finding, color, number)
+    rest = [f for f in report.sorted_findings() if f.severity < Severity.WARNING]
+    if rest:
+        lines += ["", "Also checked:" if problems else "Checked:"]
+        for finding in rest:
+            lines += _finding_lines(finding, color)
+    for name, value in report.extras.items():
+        extra = _extra_lines(name, value)
+        if extra:
+            lines += ["", *extra]
+    return redact.mask_text("\n".join(lines) + "\n")
+
+
+def as_json(report: Report) -> str:
+    payload = redact.mask_value(report.finish().as_dict())
+    return redact.mask_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str)) + "\n"
+
+
+def markdown(report: Report) -> str:
+    lines = [
+        f"# {report.command}: {report.status.label}",
+        "",
+        f"Duration: {report.duration_s:.2f}s",
+        "",
+        "| # | severity | id | title | fix |",
+        "|---|---|---|---|---|",
+    ]
+    for number, f in enumerate(report.sorted_findings(), 1):
+        cells = [str(number), f.severity.label, f"`{f.id}`", f.title, f.fix]
+        lines.append(
+            "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+        )
+    for f in report.sorted_findings():
+        if f.detail:
+            lines += ["", f"## {f.id}", "", f.detail]
+    return redact.mask_text("\n".join(lines) + "\n")
+
+
+RENDERERS: dict[str, Callable[[Report], str]] = {"json": as_json}
+
+
+def render(report: Report, fmt: str, color: bool = False) -> str:
+    report.finish()
+    if fmt == "text":
+        return text(report, color=color)
+    return RENDERERS[fmt](report)
+
+
+def write_private_file(path: Path, content: str | bytes) -> None:
+    """Write atomically with mode 0600 (reports and manifests can describe infrastructure)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    data = content.encode() if isinstance(content, str) else content
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_report_file(report: Report, path: Path) -> None:
+    """``--output FILE``: masked Markdown for ``.md``, masked JSON otherwise."""
+    content = markdown(report) if Path(path).suffix.lower() == ".md" else as_json(report)
+    write_private_file(Path(path), content)
+
+
+class Progress:
+    """A one-line progress display on stderr, shown only on a TTY and never with JSON."""
+
+    def __init__(self, stream: IO[str] | None = None, enabled: bool | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        if enabled is None:
+            enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def bytes(self, done: int, label: str = "") -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < 0.25:
+            return
+        self._last = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = done / elapsed / 1_048_576
+        line = f"\r{label} {done / 1_048_576:,.1f} MiB  {rate:,.1f} MiB/s  {elapsed:,.0f}s"
+        self.stream.write(line)
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,84 @@
+"""The shared command base, through a test-only command built on it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from railops_django.redact import MASK
+from tests.utils import ROOT, run_command, run_manage
+
+
+@pytest.mark.parametrize(
+    ("findings", "code"),
+    [([], 0), (["info"], 0), (["ok", "warning"], 1), (["warning", "critical"], 2)],
+)
+def test_report_kind__exit_codes(findings, code):
+    args = [a for f in findings for a in ("--finding", f)]
+    _, _, exit_code = run_command("railops_selftest", *args)
+    assert exit_code == code
+
+
+def test_action_kind__warning_is_done_critical_is_failed():
+    assert run_command("railops_selftest", "--action", "--finding", "warning")[2] == 0
+    assert run_command("railops_selftest", "--action", "--finding", "critical")[2] == 2
+
+
+def test_json__exactly_one_object_on_stdout_nothing_on_stderr():
+    out, err, code = run_command("railops_selftest", "--format", "json", "--finding", "warning")
+    data = json.loads(out)
+    assert data["command"] == "railops_selftest" and data["exit_code"] == code == 1
+    assert err == ""
+
+
+def test_text__no_colour_off_a_tty_colour_on_one_unless_no_color():
+    plain, _, _ = run_command("railops_selftest", "--finding", "critical")
+    tty, _, _ = run_command("railops_selftest", "--finding", "critical", tty=True)
+    no_color, _, _ = run_command(
+        "railops_selftest", "--finding", "critical", "--no-color", tty=True
+    )
+    assert "\x1b[" not in plain and "\x1b[" in tty and "\x1b[" not in no_color
+
+
+def test_cannot_run__one_line_on_stderr_exit_3_no_traceback():
+    out, err, code = run_command(
+        "railops_selftest", "--cannot-run", "backup 'nope' does not exist: run 'backup list'"
+    )
+    assert code == 3 and out == ""
+    assert err == "railops_selftest: backup 'nope' does not exist: run 'backup list'\n"
+
+
+@pytest.mark.parametrize("args", [["--format", "yaml"], ["--no-such-flag"], ["--finding", "loud"]])
+def test_bad_command_line_input__exit_3_one_line(args):
+    _, err, code = run_command("railops_selftest", *args)
+    assert code == 3
+    assert len(err.strip().splitlines()) == 1 and "error:" in err and "Traceback" not in err
+
+
+def test_unknown_database_alias__exit_3_names_the_aliases():
+    _, err, code = run_command("railops_selftest", "--database", "replica")
+    assert code == 3 and "unknown database alias 'replica': use one of default" in err
+
+
+def test_internal_error__masked_traceback_exit_2(settings):
+    settings.DATABASES["default"]["PASSWORD"] = "Crash-Canary-123"
+    try:
+        _, err, code = run_command("railops_selftest", "--crash")
+    finally:
+        settings.DATABASES["default"]["PASSWORD"] = ""
+    assert code == 2
+    assert "RuntimeError" in err and "Crash-Canary-123" not in err and MASK in err
+
+
+def test_real_command_line__bad_input_exits_3_in_a_fresh_process():
+    proc = run_manage(
+        "railops_selftest",
+        "--format",
+        "yaml",
+        "--settings",
+        "tests.settings",
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("manage.py railops_selftest: error:")

@@ -1,0 +1,79 @@
+"""A canary password, planted in DATABASE_URL and in settings, must appear nowhere we write.
+
+Every railops command runs in a fresh process (as a user runs it) with the railops logger at
+DEBUG on stderr; stdout, stderr and every file it writes are searched for the canary.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connections
+
+from tests.utils import ROOT, run_manage
+
+CANARY = "Canary-Pw-7f3a9-Ω"
+ENCODED = quote(CANARY, safe="")
+
+# Extra argument sets per command; each command also runs with no arguments and with --format json.
+COMMAND_RUNS: dict[str, list[list[str]]] = {
+    "railops_selftest": [["--leak"], ["--leak", "--format", "json"], ["--crash"]],
+}
+
+
+def _railops_commands() -> list[str]:
+    names = [p.stem for p in (ROOT / "railops_django/management/commands").glob("[!_]*.py")]
+    return [*sorted(names), "railops_selftest"]
+
+
+def _runs() -> list[tuple[str, list[str]]]:
+    return [
+        (name, args)
+        for name in _railops_commands()
+        for args in [[], ["--format", "json"], *COMMAND_RUNS.get(name, [])]
+    ]
+
+
+@pytest.fixture
+def canary_env(tmp_path, django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        db = connections["default"].settings_dict
+    if connections["default"].vendor == "postgresql":
+        url = f"postgres://{db['USER'] or 'postgres'}:{ENCODED}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    else:
+        url = f"sqlite:///{db['NAME']}"
+    return {
+        "DATABASE_URL": url,
+        "DATABASE_UNPOOLED_URL": f"postgresql://postgres:{ENCODED}@127.0.0.1:5432/postgres",
+        "SECRET_KEY": f"{CANARY}-a-long-secret-key-for-the-canary-test-0123456789abcdef",
+        "RAILOPS_ALERT_WEBHOOK_URL": f"http://127.0.0.1:9/hooks/{ENCODED}",
+        "RAILOPS_BACKUP_DIR": str(tmp_path / "backups"),
+        "RAILOPS_LOG_LEVEL": "DEBUG",
+        "PGPASSWORD": CANARY,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example_project")]),
+    }
+
+
+def _leaks(text: str) -> bool:
+    return CANARY in text or ENCODED in text
+
+
+@pytest.mark.parametrize(
+    ("command", "args"), _runs(), ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
+def test_canary__absent_from_stdout_stderr_logs_and_files(command, args, canary_env, tmp_path):
+    proc = run_manage(command, *args, "--settings", "tests.settings", env=canary_env)
+    assert proc.returncode in (0, 1, 2, 3), proc.stderr[-2000:]
+    assert not _leaks(proc.stdout), f"canary in stdout of {command} {args}"
+    assert not _leaks(proc.stderr), f"canary in stderr of {command} {args}"
+    for path in Path(tmp_path).rglob("*"):
+        if path.is_file():
+            assert not _leaks(path.read_bytes().decode("utf-8", "replace")), f"canary in {path}"
+
+
+def test_canary__the_selftest_really_tried_to_leak(canary_env):
+    proc = run_manage("railops_selftest", "--leak", "--settings", "tests.settings", env=canary_env)
+    assert "secrets" in proc.stdout and "********" in proc.stdout

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from railops_django import conf
+from railops_django.report import CannotRun
+
+
+def _ids(settings, value):
+    settings.RAILOPS = value
+    return [(e.id, e.msg) for e in conf.check_settings()]
+
+
+def test_defaults__every_key_has_one_and_validates(settings, monkeypatch):
+    settings.RAILOPS = {}
+    for name in conf.KEYS:
+        monkeypatch.delenv(f"RAILOPS_{name}", raising=False)
+        conf.get(name)  # no exception
+    assert conf.get("BACKUP_RETENTION") == {"daily": 7, "weekly": 4, "monthly": 12}
+    assert conf.threshold("connections_pct") == (80, 95)
+    assert conf.get("LOCK_TIMEOUT_MS") == 2000
+
+
+def test_backup_dir__volume_then_base_dir(settings, monkeypatch, tmp_path):
+    settings.RAILOPS = {}
+    monkeypatch.delenv("RAILOPS_BACKUP_DIR", raising=False)
+    monkeypatch.delenv("RAILWAY_VOLUME_MOUNT_PATH", raising=False)
+    assert conf.get("BACKUP_DIR") == str(settings.BASE_DIR / "backups")
+    monkeypatch.setenv("RAILWAY_VOLUME_MOUNT_PATH", str(tmp_path))
+    assert conf.get("BACKUP_DIR") == str(tmp_path / "railops-backups")
+
+
+def test_env_fallback__parsed_and_explicit_setting_wins(settings, monkeypatch):
+    settings.RAILOPS = {}
+    monkeypatch.setenv("RAILOPS_LOCK_TIMEOUT_MS", "1500")
+    monkeypatch.setenv("RAILOPS_BACKUP_STORAGES", "default, offsite")
+    assert conf.get("LOCK_TIMEOUT_MS") == 1500
+    assert conf.get("BACKUP_STORAGES") == ["default", "offsite"]
+    settings.RAILOPS = {"LOCK_TIMEOUT_MS": 900}
+    assert conf.get("LOCK_TIMEOUT_MS") == 900
+
+
+def test_read_at_call_time(settings):
+    settings.RAILOPS = {"MIGRATION_RETRIES": 1}
+    assert conf.get("MIGRATION_RETRIES") == 1
+    settings.RAILOPS = {"MIGRATION_RETRIES": 7}
+    assert conf.get("MIGRATION_RETRIES") == 7
+
+
+def test_check__retention_as_string_names_key_and_type(settings):
+    errors = _ids(settings, {"BACKUP_RETENTION": "7"})
+    assert errors == [("railops.E003", "RAILOPS['BACKUP_RETENTION'] must be dict, got str '7'.")]
+
+
+def test_check__unknown_key_suggests_the_right_one(settings):
+    settings.RAILOPS = {"BACKUP_RETENSION": {}}
+    (error,) = conf.check_settings()
+    assert error.id == "railops.E002"
+    assert "BACKUP_RETENSION" in error.msg
+    assert "Did you mean 'BACKUP_RETENTION'?" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ([], "RAILOPS must be a dict"),
+        ({"BACKUP_ENGINE": "tarball"}, "must be one of 'auto', 'pg_dump', 'native'"),
+        ({"BACKUP_RETENTION": {"daily": 7, "yearly": 1}}, "unknown tier(s) ['yearly']"),
+        ({"THRESHOLDS": {"memory_pct": [80]}}, "memory_pct must be a [warning, critical] pair"),
+        ({"THRESHOLDS": {"memroy_pct": [1, 2]}}, "did you mean 'memory_pct'?"),
+        ({"LOCK_TIMEOUT_MS": True}, "must be int"),
+        ({"BACKUP_STORAGES": ["default", 3]}, "every item must be a str"),
+    ],
+)
+def test_check__bad_values_are_errors_not_crashes(settings, value, fragment):
+    messages = " ".join(m for _, m in _ids(settings, value))
+    assert fragment in messages
+
+
+def test_check__bad_environment_value_is_reported(settings, monkeypatch):
+    settings.RAILOPS = {}
+    monkeypatch.setenv("RAILOPS_MIGRATION_RETRIES", "five")
+    (error,) = conf.check_settings()
+    assert error.id == "railops.E004" and "RAILOPS_MIGRATION_RETRIES" in error.msg
+    with pytest.raises(CannotRun, match=r"RAILOPS_MIGRATION_RETRIES is not int"):
+        conf.get("MIGRATION_RETRIES")
+
+
+def test_get__invalid_value_is_cannot_run_not_a_crash(settings):
+    settings.RAILOPS = {"BACKUP_RETENTION": "7"}
+    with pytest.raises(CannotRun, match="RAILOPS\\['BACKUP_RETENTION'\\] must be dict"):
+        conf.get("BACKUP_RETENTION")
+
+
+def test_manage_check__registered_with_django(settings):
+    settings.RAILOPS = {"BACKUP_RETENTION": "7"}
+    with pytest.raises(SystemCheckError, match=r"railops\.E003"):
+        call_command("check")

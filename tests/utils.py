@@ -1,0 +1,65 @@
+"""Test helpers shared by the suite."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+from django.core.management import get_commands, load_command_class
+from django.core.management.base import CommandError
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "example_project"
+
+
+class _Capture(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+def run_command(name: str, *args: str, tty: bool = False) -> tuple[str, str, int]:
+    """Run a management command as the command line would; return (stdout, stderr, exit code).
+
+    Arguments are parsed the way ``manage.py`` parses them (so bad input exits 3 as it would for
+    a user), but in-process, so the test database and the test's transaction are used.
+    """
+    out, err = _Capture(tty), _Capture(tty)
+    command = load_command_class(get_commands()[name], name)
+    command._called_from_command_line = True
+    parser = command.create_parser("manage.py", name)
+    code = 0
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            options = vars(parser.parse_args([str(a) for a in args]))
+            positional = options.pop("args", ())
+            command.execute(*positional, stdout=out, stderr=err, **options)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except CommandError as exc:
+            err.write(f"CommandError: {exc}\n")
+            code = exc.returncode
+    return out.getvalue(), err.getvalue(), code
+
+
+def run_manage(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``example_project/manage.py`` in a fresh process, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE / "manage.py"), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=EXAMPLE,
+        timeout=timeout,
+    )
