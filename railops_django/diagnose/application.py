@@ -1,0 +1,169 @@
+"""Application probes: the WSGI import in a fresh process, the start command, the edge replay."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from django.conf import settings
+
+from .. import platform, redact
+from ..report import Finding, Severity
+from . import deploy_config, edge
+from .runner import Context
+from .settings import HEALTHCHECK_HOST, healthcheck_path
+
+WSGI_TIMEOUT = 30.0
+_IMPORT = (
+    "import importlib, sys\n"
+    "module, _, attr = sys.argv[1].rpartition('.')\n"
+    "getattr(importlib.import_module(module), attr)\n"
+)
+
+
+def wsgi_import(ctx: Context, timeout: float = WSGI_TIMEOUT) -> list[Finding]:
+    """Import WSGI_APPLICATION in a fresh interpreter, as gunicorn does at boot."""
+    target = getattr(settings, "WSGI_APPLICATION", None)
+    module = settings.SETTINGS_MODULE
+    if not target or not module:
+        return []
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": module,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+    }
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _IMPORT, target],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            cwd=str(getattr(settings, "BASE_DIR", None) or os.getcwd()),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return [
+            Finding(
+                id="diagnose.app.wsgi_import",
+                severity=Severity.CRITICAL,
+                title=f"Importing {target} did not finish in {timeout:g}s",
+                detail="Something at import time waits (a network call, a lock): gunicorn's "
+                "worker times out and Railway answers 502.",
+                fix="Move network calls out of module import (settings, urls, apps.ready).",
+                rank=3,
+                data={"wsgi_application": target},
+            )
+        ]
+    if proc.returncode == 0:
+        return []
+    lines = redact.mask_process_output(proc.stderr).strip().splitlines()
+    last = lines[-1] if lines else f"exit status {proc.returncode}"
+    missing = re.search(r"No module named '([^']+)'", last)
+    fix = (
+        f"Add the package that provides {missing.group(1)!r} to requirements.txt (or "
+        "pyproject) and redeploy."
+        if missing
+        else "Fix the error at the last frame shown; it happens at import, so every worker "
+        "crashes at boot (Railway shows 502)."
+    )
+    return [
+        Finding(
+            id="diagnose.app.wsgi_import",
+            severity=Severity.CRITICAL,
+            title=f"WSGI_APPLICATION {target} does not import: {last[:160]}",
+            detail="\n".join(lines[-12:]),
+            fix=fix,
+            rank=3,
+            data={"wsgi_application": target, "error": last},
+        )
+    ]
+
+
+def start_command(ctx: Context) -> list[Finding]:
+    config = deploy_config.read(getattr(settings, "BASE_DIR", None))
+    return start_command_findings(config)
+
+
+def start_command_findings(config: deploy_config.DeployConfig) -> list[Finding]:
+    command = config.start_command
+    if not command:
+        return []
+    where = config.start_source
+    findings: list[Finding] = []
+    words = deploy_config.split(command)
+    data = {"command": command, "source": where}
+    if "runserver" in words and platform.railway().is_production:
+        findings.append(
+            Finding(
+                id="diagnose.start.runserver",
+                severity=Severity.WARNING,
+                title="The start command runs Django's development server in production",
+                detail=f"{where}: {command!r}. runserver is single-process, not hardened, "
+                "and serves no static files with DEBUG off.",
+                fix="Use gunicorn: 'gunicorn <project>.wsgi --bind 0.0.0.0:$PORT'.",
+                rank=30,
+                data=data,
+            )
+        )
+    binds_port = "$PORT" in command or "${PORT" in command
+    uses_gunicorn = any(w.endswith("gunicorn") for w in words)
+    explicit_bind = any(w in ("--bind", "-b") or w.startswith("--bind=") for w in words)
+    if not binds_port and not (uses_gunicorn and not explicit_bind):
+        findings.append(
+            Finding(
+                id="diagnose.start.port",
+                severity=Severity.CRITICAL,
+                title="The start command does not listen on $PORT",
+                detail=f"{where}: {command!r}. Railway routes traffic to $PORT; a server on "
+                "another port never gets it and the edge answers 502.",
+                fix="Bind 0.0.0.0:$PORT, e.g. 'gunicorn <project>.wsgi --bind 0.0.0.0:$PORT'.",
+                rank=2,
+                data=data,
+            )
+        )
+    elif re.search(r"(127\.0\.0\.1|localhost):\$\{?PORT", command):
+        findings.append(
+            Finding(
+                id="diagnose.start.port",
+                severity=Severity.CRITICAL,
+                title="The start command listens on localhost only",
+                detail=f"{where}: {command!r}. Railway's edge cannot reach 127.0.0.1 inside "
+                "the container: 502.",
+                fix="Bind 0.0.0.0:$PORT (or [::]:$PORT).",
+                rank=2,
+                data=data,
+            )
+        )
+    for step in ("migrate", "collectstatic"):
+        if re.search(rf"\b{step}\b", command):
+            findings.append(
+                Finding(
+                    id=f"diagnose.start.{step}",
+                    severity=Severity.WARNING,
+                    title=f"The start command runs {step}",
+                    detail=f"{where}: {command!r}. It runs once per replica at every start "
+                    "and delays the healthcheck; concurrent replicas race.",
+                    fix=f"Move {step} to the pre-deploy command (preDeployCommand: "
+                    "'python manage.py railway_deploy') or the build.",
+                    rank=60,
+                    data=data,
+                )
+            )
+    return findings
+
+
+def edge_replay(ctx: Context) -> list[Finding]:
+    if ctx.skip_requests:
+        return []
+    findings = [edge.replay("/", alias=ctx.alias)]
+    path = healthcheck_path()
+    if path:
+        findings.append(edge.replay(path, HEALTHCHECK_HOST, alias=ctx.alias, healthcheck=True))
+    findings.extend(edge.replay(url, alias=ctx.alias) for url in ctx.urls)
+    ctx.facts["edge_replay"] = [
+        {k: f.data.get(k, "") for k in ("path", "host", "status", "cause")} for f in findings
+    ]
+    return findings
