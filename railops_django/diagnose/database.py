@@ -1,4 +1,4 @@
-"""Database probes: connect (with a timeout), latency, migrations, schema drift, post_migrate data."""
+"""Database probes: connect (with a timeout), latency, migrations, drift, post_migrate data."""
 
 from __future__ import annotations
 

@@ -46,7 +46,8 @@ def required_variables(environ: Mapping[str, str] | None = None) -> list[Finding
                         fix=(
                             "In Railway > Variables add SECRET_KEY (e.g. ${{secret(64)}})."
                             if name == "SECRET_KEY"
-                            else "In Railway > Variables add DATABASE_URL=${{Postgres.DATABASE_URL}}."
+                            else "In Railway > Variables add "
+                            "DATABASE_URL=${{Postgres.DATABASE_URL}}."
                         ),
                         rank=3,
                         data={"variable": name},

@@ -87,10 +87,11 @@ def allowed_hosts() -> list[Finding]:
     hosts = list(settings.ALLOWED_HOSTS)
     for number, domain in enumerate(public_domains()):
         if not _allowed(domain):
-            kind = "public domain" if domain == railway.public_domain.lower() else "custom domain"
+            public = domain == railway.public_domain.lower()
+            kind = "public domain" if public else "custom domain"
             findings.append(
                 Finding(
-                    id=f"diagnose.allowed_hosts.{'public_domain' if kind == 'public domain' else 'custom_domain'}",
+                    id="diagnose.allowed_hosts." + ("public_domain" if public else "custom_domain"),
                     severity=Severity.CRITICAL,
                     title=f"ALLOWED_HOSTS does not allow the {kind} {domain}",
                     detail=f"ALLOWED_HOSTS={hosts!r}: every request to {domain} answers 400 "
