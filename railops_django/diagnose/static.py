@@ -132,11 +132,25 @@ def template_static_paths() -> dict[str, str]:
     return found
 
 
+def _unreadable(exc: ValueError) -> Finding:
+    return Finding(
+        id="diagnose.static.manifest_unreadable",
+        severity=Severity.CRITICAL,
+        title="The static files manifest cannot be read",
+        detail=f"{exc}: the storage fails when it is created, so every page is a 500.",
+        fix="Re-run 'python manage.py collectstatic --noinput --clear'.",
+        rank=11,
+    )
+
+
 def manifest(ctx: Context) -> list[Finding]:
     """Manifest storage without its manifest, and template paths absent from it."""
     if not apps.is_installed("django.contrib.staticfiles"):
         return []
-    storage = _manifest_storage()
+    try:
+        storage = _manifest_storage()
+    except ValueError as exc:  # the storage loads its manifest when it is created
+        return [_unreadable(exc)]
     used = template_static_paths()
     if storage is None:
         from django.contrib.staticfiles import finders
@@ -170,7 +184,11 @@ def manifest(ctx: Context) -> list[Finding]:
                 rank=11,
             )
         ]
-    hashed = storage.load_manifest()
+    try:
+        loaded = storage.load_manifest()
+    except ValueError as exc:
+        return [_unreadable(exc)]
+    hashed = loaded[0] if isinstance(loaded, tuple) else loaded  # Django >= 5.1: (paths, hash)
     missing = {p: where for p, where in used.items() if p not in hashed}
     return [
         Finding(
