@@ -26,7 +26,8 @@ _IMPORT = (
 def wsgi_import(ctx: Context, timeout: float = WSGI_TIMEOUT) -> list[Finding]:
     """Import WSGI_APPLICATION in a fresh interpreter, as gunicorn does at boot."""
     target = getattr(settings, "WSGI_APPLICATION", None)
-    module = settings.SETTINGS_MODULE
+    # SETTINGS_MODULE is None under override_settings; the environment still names it.
+    module = settings.SETTINGS_MODULE or os.environ.get("DJANGO_SETTINGS_MODULE")
     if not target or not module:
         return []
     env = {
