@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from railops_django.diagnose import application, deploy_config
@@ -27,7 +29,7 @@ def _config(tmp_path, command: str, name: str = "railway.json"):
             f'[deploy]\nstartCommand = "{command}"\nhealthcheckPath = "/up"\n'
         )
     else:
-        (tmp_path / name).write_text('{"deploy": {"startCommand": "%s"}}' % command)
+        (tmp_path / name).write_text(json.dumps({"deploy": {"startCommand": command}}))
     return deploy_config.read(tmp_path)
 
 
