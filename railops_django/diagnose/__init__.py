@@ -94,6 +94,7 @@ def run(alias: str = "default", urls: Iterable[str] = (), skip_requests: bool = 
     """The full diagnosis of database ``alias``; replays ``/``, the healthcheck and ``urls``."""
     report = Report("railway_diagnose")
     ctx = Context(alias=alias, urls=tuple(urls), skip_requests=skip_requests)
+    ctx.facts["wsgi_import"] = application.WsgiImport()  # runs while the other probes do
     findings, timings = run_probes(probes(), ctx)
     report.extend(findings)
     if ctx.database_ok is False:

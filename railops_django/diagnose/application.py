@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 from django.conf import settings
 
@@ -23,45 +24,65 @@ _IMPORT = (
 )
 
 
-def wsgi_import(ctx: Context, timeout: float = WSGI_TIMEOUT) -> list[Finding]:
-    """Import WSGI_APPLICATION in a fresh interpreter, as gunicorn does at boot."""
-    target = getattr(settings, "WSGI_APPLICATION", None)
-    # SETTINGS_MODULE is None under override_settings; the environment still names it.
-    module = settings.SETTINGS_MODULE or os.environ.get("DJANGO_SETTINGS_MODULE")
-    if not target or not module:
-        return []
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": module,
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-    }
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", _IMPORT, target],
-            capture_output=True,
+class WsgiImport:
+    """``WSGI_APPLICATION`` imported in a fresh interpreter, as gunicorn does at boot.
+
+    Started early and collected later (``findings()``), so the other probes run while the
+    subprocess imports Django.
+    """
+
+    def __init__(self, timeout: float = WSGI_TIMEOUT) -> None:
+        self.timeout = timeout
+        self.started = time.monotonic()
+        self.target = getattr(settings, "WSGI_APPLICATION", None)
+        # SETTINGS_MODULE is None under override_settings; the environment still names it.
+        module = settings.SETTINGS_MODULE or os.environ.get("DJANGO_SETTINGS_MODULE")
+        self.proc: subprocess.Popen[str] | None = None
+        if not self.target or not module:
+            return
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": module,
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _IMPORT, self.target],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
             env=env,
-            timeout=timeout,
             cwd=str(getattr(settings, "BASE_DIR", None) or os.getcwd()),
-            check=False,
         )
-    except subprocess.TimeoutExpired:
-        return [
-            Finding(
-                id="diagnose.app.wsgi_import",
-                severity=Severity.CRITICAL,
-                title=f"Importing {target} did not finish in {timeout:g}s",
-                detail="Something at import time waits (a network call, a lock): gunicorn's "
-                "worker times out and Railway answers 502.",
-                fix="Move network calls out of module import (settings, urls, apps.ready).",
-                rank=3,
-                data={"wsgi_application": target},
-            )
-        ]
-    if proc.returncode == 0:
-        return []
-    lines = redact.mask_process_output(proc.stderr).strip().splitlines()
-    last = lines[-1] if lines else f"exit status {proc.returncode}"
+
+    def findings(self) -> list[Finding]:
+        if self.proc is None:
+            return []
+        remaining = max(self.timeout - (time.monotonic() - self.started), 0.1)
+        try:
+            _, stderr = self.proc.communicate(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            return [
+                Finding(
+                    id="diagnose.app.wsgi_import",
+                    severity=Severity.CRITICAL,
+                    title=f"Importing {self.target} did not finish in {self.timeout:g}s",
+                    detail="Something at import time waits (a network call, a lock): "
+                    "gunicorn's worker times out and Railway answers 502.",
+                    fix="Move network calls out of module import (settings, urls, apps.ready).",
+                    rank=3,
+                    data={"wsgi_application": self.target},
+                )
+            ]
+        if self.proc.returncode == 0:
+            return []
+        return [_import_failure(str(self.target), stderr, self.proc.returncode)]
+
+
+def _import_failure(target: str, stderr: str, returncode: int) -> Finding:
+    lines = redact.mask_process_output(stderr).strip().splitlines()
+    last = lines[-1] if lines else f"exit status {returncode}"
     missing = re.search(r"No module named '([^']+)'", last)
     fix = (
         f"Add the package that provides {missing.group(1)!r} to requirements.txt (or "
@@ -70,17 +91,23 @@ def wsgi_import(ctx: Context, timeout: float = WSGI_TIMEOUT) -> list[Finding]:
         else "Fix the error at the last frame shown; it happens at import, so every worker "
         "crashes at boot (Railway shows 502)."
     )
-    return [
-        Finding(
-            id="diagnose.app.wsgi_import",
-            severity=Severity.CRITICAL,
-            title=f"WSGI_APPLICATION {target} does not import: {last[:160]}",
-            detail="\n".join(lines[-12:]),
-            fix=fix,
-            rank=3,
-            data={"wsgi_application": target, "error": last},
-        )
-    ]
+    return Finding(
+        id="diagnose.app.wsgi_import",
+        severity=Severity.CRITICAL,
+        title=f"WSGI_APPLICATION {target} does not import: {last[:160]}",
+        detail="\n".join(lines[-12:]),
+        fix=fix,
+        rank=3,
+        data={"wsgi_application": target, "error": last},
+    )
+
+
+def wsgi_import(ctx: Context, timeout: float = WSGI_TIMEOUT) -> list[Finding]:
+    """Collect the import started by ``run()`` (or start one now)."""
+    handle = ctx.facts.pop("wsgi_import", None)
+    if not isinstance(handle, WsgiImport):
+        handle = WsgiImport(timeout)
+    return handle.findings()
 
 
 def start_command(ctx: Context) -> list[Finding]:
