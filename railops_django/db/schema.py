@@ -132,3 +132,23 @@ def _fix(app_label: str) -> str:
         f"migrate {app_label} <previous> --fake' and 'python manage.py migrate {app_label}'. "
         "Take a backup first."
     )
+
+
+# The connection budget probe needs the server's connection limit; only db/ branches on vendor.
+def _postgresql_connection_limit(alias: str) -> tuple[int, int]:
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('max_connections')::int, "
+            "current_setting('superuser_reserved_connections')::int"
+        )
+        max_connections, reserved = cursor.fetchone()
+    return int(max_connections), int(reserved)
+
+
+_CONNECTION_LIMIT = {"postgresql": _postgresql_connection_limit}
+
+
+def connection_limit(alias: str) -> tuple[int, int] | None:
+    """(max_connections, reserved for superusers), or None where the server has no such limit."""
+    reader = _CONNECTION_LIMIT.get(connections[alias].vendor)
+    return reader(alias) if reader else None

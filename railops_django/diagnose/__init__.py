@@ -81,6 +81,13 @@ def probes() -> list[Probe]:
             timeout=5.0,
             needs_database=True,
         ),
+        Probe(
+            "database",
+            "connection_budget",
+            database.connection_budget,
+            timeout=5.0,
+            needs_database=True,
+        ),
         Probe("application", "start_command", application.start_command, timeout=1.0),
         Probe("application", "wsgi_import", application.wsgi_import, timeout=30.0),
         Probe(

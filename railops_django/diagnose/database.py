@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.apps import apps
+from django.conf import settings
 from django.db import connections, router
 from django.db.migrations.executor import MigrationExecutor
 
@@ -12,6 +13,7 @@ from .. import conf
 from ..db import connection as dbconn
 from ..db import schema
 from ..report import Finding, Severity
+from . import deploy_config
 from .runner import Context
 
 
@@ -161,3 +163,72 @@ def post_migrate_data(ctx: Context) -> list[Finding]:
             data={"content_types": missing_ct, "permissions": sorted(missing_perms)},
         )
     ]
+
+
+def connection_budget(ctx: Context) -> list[Finding]:
+    """Web workers x threads per replica against the server's max_connections (PostgreSQL)."""
+    findings: list[Finding] = []
+    db = connections[ctx.alias].settings_dict
+    max_age = db.get("CONN_MAX_AGE", 0)
+    if max_age != 0 and not db.get("CONN_HEALTH_CHECKS"):
+        findings.append(
+            Finding(
+                id="diagnose.database.conn_health_checks",
+                severity=Severity.WARNING,
+                title=f"CONN_MAX_AGE={max_age} without CONN_HEALTH_CHECKS",
+                detail="Persistent connections are reused without a check: after the database "
+                "restarts or a proxy drops an idle connection, the next request on each "
+                "worker fails with 'server closed the connection unexpectedly' (a 500).",
+                fix=f"Set DATABASES[{ctx.alias!r}]['CONN_HEALTH_CHECKS'] = True.",
+                rank=45,
+            )
+        )
+    limit = schema.connection_limit(ctx.alias)
+    if limit is None:
+        return findings
+    max_connections, reserved = limit
+    base_dir = getattr(settings, "BASE_DIR", None)
+    start = deploy_config.read(base_dir).start_command
+    concurrency = deploy_config.gunicorn_concurrency(start, base_dir=base_dir)
+    per_replica = concurrency["workers"] * concurrency["threads"]
+    usable = max(max_connections - reserved, 1)
+    fits = usable // max(per_replica, 1)
+    pct = round(per_replica * 100 / usable, 1)
+    warn, _ = conf.threshold("connections_pct")
+    data = {
+        **concurrency,
+        "per_replica": per_replica,
+        "max_connections": max_connections,
+        "reserved": reserved,
+        "replicas_that_fit": fits,
+        "conn_max_age": max_age,
+    }
+    ctx.facts["connection_budget"] = data
+    detail = (
+        f"{concurrency['workers']} workers x {concurrency['threads']} threads "
+        f"({concurrency['source']}) hold up to {per_replica} connections per replica "
+        f"(CONN_MAX_AGE={max_age}); the server allows {usable} ({max_connections} "
+        f"max_connections - {reserved} reserved), so about {fits} replicas fit, fewer "
+        "with cron services, backups and shells connected too."
+    )
+    if per_replica > usable:
+        severity, rank = Severity.CRITICAL, 6
+    elif pct >= warn:
+        severity, rank = Severity.WARNING, 35
+    else:
+        severity, rank = Severity.INFO, 70
+    findings.append(
+        Finding(
+            id="diagnose.database.connection_budget",
+            severity=severity,
+            title=f"One replica can open {per_replica} of {usable} database connections ({pct:g}%)",
+            detail=detail,
+            fix=""
+            if severity is Severity.INFO
+            else "Lower WEB_CONCURRENCY or --threads, or put a pooler (PgBouncer) in front "
+            "and set DISABLE_SERVER_SIDE_CURSORS = True.",
+            rank=rank,
+            data=data,
+        )
+    )
+    return findings

@@ -87,16 +87,33 @@ _WORKERS = re.compile(r"(?:--workers|-w)(?:=|\s+)(\d+)")
 _THREADS = re.compile(r"--threads(?:=|\s+)(\d+)")
 
 
+_CONF_WORKERS = re.compile(r"^\s*workers\s*=\s*(\d+)", re.M)
+_CONF_THREADS = re.compile(r"^\s*threads\s*=\s*(\d+)", re.M)
+
+
 def gunicorn_concurrency(
-    start_command: str, environ: dict[str, str] | None = None
+    start_command: str,
+    environ: dict[str, str] | None = None,
+    base_dir: Path | str | None = None,
 ) -> dict[str, Any]:
-    """Workers and threads per replica, from GUNICORN_CMD_ARGS, the command, WEB_CONCURRENCY."""
+    """Workers and threads per replica, in gunicorn's order of precedence: the command line,
+    then GUNICORN_CMD_ARGS, then gunicorn.conf.py, then WEB_CONCURRENCY (workers only)."""
     env = dict(os.environ) if environ is None else environ
     workers = threads = None
     source = "gunicorn default"
+    for directory in candidate_dirs(base_dir) if base_dir is not None else []:
+        conf_file = directory / "gunicorn.conf.py"
+        if conf_file.is_file():
+            text = conf_file.read_text(encoding="utf-8", errors="replace")
+            w, t = _CONF_WORKERS.search(text), _CONF_THREADS.search(text)
+            if w:
+                workers, source = int(w.group(1)), "gunicorn.conf.py"
+            if t:
+                threads = int(t.group(1))
+            break
     for text, label in (
-        (start_command, "start command"),
         (env.get("GUNICORN_CMD_ARGS", ""), "GUNICORN_CMD_ARGS"),
+        (start_command, "start command"),
     ):
         w, t = _WORKERS.search(text), _THREADS.search(text)
         if w:

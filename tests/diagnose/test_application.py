@@ -88,3 +88,13 @@ def test_gunicorn_concurrency__env_and_command():
         deploy_config.gunicorn_concurrency("gunicorn x", {"GUNICORN_CMD_ARGS": "-w 7"})["workers"]
         == 7
     )
+
+
+def test_gunicorn_concurrency__conf_file_below_command_line(tmp_path):
+    (tmp_path / "gunicorn.conf.py").write_text("workers = 6\nthreads = 3\n")
+    assert deploy_config.gunicorn_concurrency("gunicorn x", {}, tmp_path) == {
+        "workers": 6,
+        "threads": 3,
+        "source": "gunicorn.conf.py",
+    }
+    assert deploy_config.gunicorn_concurrency("gunicorn x -w 2", {}, tmp_path)["workers"] == 2

@@ -151,3 +151,50 @@ def test_connect__server_never_answers__bounded_by_connect_timeout():
     assert proc.returncode == 2, proc.stderr
     assert '"diagnose.database.connect.timeout"' in proc.stdout
     assert elapsed < 2 + 6, elapsed  # the connect timeout plus the process's own start-up
+
+
+def test_conn_health_checks__persistent_without_checks__warning(monkeypatch):
+    db = connection.settings_dict
+    monkeypatch.setitem(db, "CONN_MAX_AGE", 60)
+    monkeypatch.setitem(db, "CONN_HEALTH_CHECKS", False)
+    f = next(
+        f
+        for f in database.connection_budget(Context())
+        if f.id == "diagnose.database.conn_health_checks"
+    )
+    assert f.severity is Severity.WARNING and f.rank == 45
+
+
+@pytest.mark.postgres
+def test_connection_budget__more_threads_than_max_connections__critical(settings, tmp_path):
+    (tmp_path / "Procfile").write_text("web: gunicorn config.wsgi --workers 50 --threads 8\n")
+    settings.BASE_DIR = tmp_path
+    ctx = Context()
+    f = next(
+        f for f in database.connection_budget(ctx) if f.id == "diagnose.database.connection_budget"
+    )
+    assert f.severity is Severity.CRITICAL and f.rank == 6
+    assert f.data["per_replica"] == 400 and f.data["replicas_that_fit"] == 0
+
+
+@pytest.mark.postgres
+def test_connection_budget__example_start_command__info(settings):
+    f = next(
+        f
+        for f in database.connection_budget(Context())
+        if f.id == "diagnose.database.connection_budget"
+    )
+    assert (
+        f.severity is Severity.INFO
+        and f.data["per_replica"] == 4
+        and f.data["source"] == "start command"
+    )
+
+
+@pytest.mark.sqlite
+def test_connection_budget__sqlite__no_budget():
+    assert [
+        f
+        for f in database.connection_budget(Context())
+        if f.id == "diagnose.database.connection_budget"
+    ] == []
