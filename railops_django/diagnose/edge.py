@@ -23,10 +23,12 @@ from django.http.request import validate_host
 from django.test import Client, override_settings
 
 from .. import platform, redact
+from ..db import schema
 from ..redact import logger
 from ..report import Finding, Severity
 
 EDGE_CLIENT_IP = "203.0.113.10"  # TEST-NET-3: never a real client
+REPLAY_STATEMENT_TIMEOUT = 10.0
 _RAILOPS_DIR = str(Path(__file__).resolve().parent.parent)
 
 
@@ -77,8 +79,13 @@ def replay(
     *,
     alias: str = "default",
     healthcheck: bool = False,
+    method: str = "GET",
+    timeout: float = REPLAY_STATEMENT_TIMEOUT,
 ) -> Finding:
     """Replay ``GET path`` as Railway's edge (or, with ``healthcheck``, its healthcheck) sends it.
+
+    ``method="POST"`` sends an empty form with the browser's ``Origin`` header (no CSRF token),
+    to show what a form POST meets. Every SQL statement is bounded by ``timeout`` seconds.
 
     Returns one finding: info for a healthy answer, warning/critical with the cause otherwise.
     ``data`` holds ``path``, ``host``, ``status`` and ``cause``.
@@ -113,7 +120,12 @@ def replay(
             ),
             transaction.atomic(using=alias),
         ):
-            response = client.get(path, headers=headers)
+            with schema.statement_timeout(alias, timeout):
+                if method.upper() == "POST":
+                    origin = ("http://" if healthcheck else "https://") + host
+                    response = client.post(path, {}, headers={**headers, "origin": origin})
+                else:
+                    response = client.get(path, headers=headers)
             transaction.set_rollback(True, using=alias)
     finally:
         for lg in watched:
@@ -134,7 +146,7 @@ def _interpret(
     who = f"Railway's healthcheck (Host {host})" if healthcheck else f"the edge (Host {host})"
     data: dict[str, Any] = {"path": path, "host": host, "status": status, "cause": ""}
     fid = _finding_id(path, healthcheck)
-    title = f"GET {path} from {who} answers {status}"
+    title = f"{response.request['REQUEST_METHOD']} {path} from {who} answers {status}"
 
     def result(severity: Severity, cause: str, detail: str, fix: str, rank: int) -> Finding:
         data["cause"] = cause

@@ -1,9 +1,11 @@
 """A small probe runner: each probe returns findings; a probe that crashes becomes one finding.
 
-A probe is a plain function ``(ctx) -> list[Finding]``. Probes that do I/O declare a timeout;
-the probe itself enforces it where the I/O happens (the database connect timeout, a subprocess
-timeout), because Django's connections are bound to the calling thread and cannot be moved to
-a watchdog thread. The runner records how long each probe took, so a slow probe is visible.
+A probe is a plain function ``(ctx) -> list[Finding]``. Probes that do I/O declare a timeout.
+It is enforced where the I/O happens, because Django's connections are bound to the calling
+thread and cannot be moved to a watchdog thread: the runner bounds every statement of a
+database probe (``statement_timeout`` on PostgreSQL, the busy timeout on SQLite), connecting
+uses RAILOPS CONNECT_TIMEOUT, and subprocesses get their own timeout. The runner records how
+long each probe took, so a slow probe is visible.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import redact
+from ..db import schema
 from ..redact import logger
 from ..report import Finding, Severity
 
@@ -70,7 +73,11 @@ def run_probes(probes: list[Probe], ctx: Context) -> tuple[list[Finding], list[d
             continue
         started = time.perf_counter()
         try:
-            found = list(probe.func(ctx))
+            if probe.needs_database and probe.timeout:
+                with schema.statement_timeout(ctx.alias, probe.timeout):
+                    found = list(probe.func(ctx))
+            else:
+                found = list(probe.func(ctx))
             ran = "ok"
         except Exception as exc:
             logger.debug("probe %s crashed", probe.name, exc_info=True)

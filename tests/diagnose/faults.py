@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.mail import mail_admins
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from shop.models import Category
@@ -24,7 +25,14 @@ def writes_then_crashes(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("crash after a write")
 
 
+def sleeps(request: HttpRequest) -> HttpResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(5)")
+    return HttpResponse("slept")
+
+
 urlpatterns = [
+    path("sleeps/", sleeps),
     path("boom/", boom),
     path("writes/", writes),
     path("writes-then-crashes/", writes_then_crashes),

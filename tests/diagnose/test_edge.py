@@ -67,3 +67,21 @@ def test_replay__view_writes_and_mails_admins__nothing_persists_or_leaves(
     assert Category.objects.count() == before
     assert not (tmp_path / "mail").exists() or not any((tmp_path / "mail").iterdir())
     assert list(getattr(mail, "outbox", [])) == outbox
+
+
+def test_replay__form_post_without_token__csrf_critical():
+    f = edge.replay("/admin/login/", method="POST")
+    assert f.severity is Severity.CRITICAL and f.rank == 8
+    assert f.data["status"] == 403 and f.data["cause"] == "csrf" and "CSRF" in f.detail
+    assert f.title.startswith("POST /admin/login/")
+
+
+@pytest.mark.postgres
+def test_replay__view_stuck_in_the_database__bounded_by_statement_timeout(faults):
+    import time
+
+    started = time.monotonic()
+    f = edge.replay("/sleeps/", timeout=0.5)
+    assert time.monotonic() - started < 3
+    assert f.severity is Severity.CRITICAL and f.data["status"] == 500
+    assert f.data["cause"] == "OperationalError" or "QueryCanceled" in f.detail

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import time
+
+import pytest
+from django.db import connection
+
 from railops_django.diagnose.runner import Context, Probe, run_probes
 from railops_django.report import Finding, Severity
 
@@ -33,3 +38,19 @@ def test_runner__database_down__database_probes_skipped():
         [Probe("database", "drift", _boom, timeout=1, needs_database=True)], ctx
     )
     assert findings == [] and timings[0]["ran"] == "skipped"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_runner__database_probe_stuck__bounded_by_its_timeout():
+    def stuck(ctx):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(5)")
+        return []
+
+    started = time.monotonic()
+    (f,), _ = run_probes(
+        [Probe("database", "stuck", stuck, timeout=0.5, needs_database=True)], Context()
+    )
+    assert time.monotonic() - started < 3
+    assert f.id == "diagnose.probe_crashed.stuck" and "statement timeout" in f.detail
