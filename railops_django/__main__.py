@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
         phase = "settings"
         try:
-            settings._setup()  # import the settings module, and nothing else yet
+            _ = settings.INSTALLED_APPS  # imports the settings module, and nothing else yet
             phase = "apps"
             django.setup()
         except Exception as exc:
