@@ -44,3 +44,10 @@ def test_system_check__not_deploy__does_not_run(monkeypatch):
     monkeypatch.setenv("RAILWAY_PUBLIC_DOMAIN", "shop.up.railway.app")
     with override_settings(ALLOWED_HOSTS=["healthcheck.railway.app"]):
         call_command("check")  # raises if our deploy-only check ran
+
+
+def test_fold__django_error__critical_rank_15():
+    with override_settings(SECURE_REFERRER_POLICY="no-such-policy"):
+        found = {f.id: f for f in checks.django_check_findings()}
+    f = found["django.security.E023"]
+    assert f.severity is Severity.CRITICAL and f.rank == 15

@@ -198,3 +198,17 @@ def test_connection_budget__sqlite__no_budget():
         for f in database.connection_budget(Context())
         if f.id == "diagnose.database.connection_budget"
     ] == []
+
+
+def test_drift__table_dropped__missing_table_critical():
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE orders_orderitem")
+    (f,) = schema.drift("default", ["orders"])
+    assert f.id == "schema.drift.missing_table" and f.severity is Severity.CRITICAL and f.rank == 10
+    assert f.data["model"] == "orders.OrderItem"
+
+
+def test_connect__slower_than_threshold__warning(settings):
+    settings.RAILOPS = {"THRESHOLDS": {"latency_ms": [0, 100000]}}
+    (f,) = database.connect(Context())
+    assert f.id == "diagnose.database.latency" and f.severity is Severity.WARNING and f.fix
