@@ -11,5 +11,7 @@ class RailopsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import conf
+        from .diagnose.checks import TAG, railway_system_check
 
         checks.register(conf.check_settings, "railops")
+        checks.register(railway_system_check, TAG, deploy=True)

@@ -18,9 +18,11 @@ SECRET_KEY = env(
 )
 
 RAILWAY_PUBLIC_DOMAIN = env("RAILWAY_PUBLIC_DOMAIN", default="")
+# healthcheck.railway.app: the Host of Railway's healthcheck (railway.json healthcheckPath).
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+ALLOWED_HOSTS.append("healthcheck.railway.app")
 if RAILWAY_PUBLIC_DOMAIN:
-    ALLOWED_HOSTS += [RAILWAY_PUBLIC_DOMAIN, "healthcheck.railway.app"]
+    ALLOWED_HOSTS.append(RAILWAY_PUBLIC_DOMAIN)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 if RAILWAY_PUBLIC_DOMAIN:
     CSRF_TRUSTED_ORIGINS.append(f"https://{RAILWAY_PUBLIC_DOMAIN}")

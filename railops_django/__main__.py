@@ -1,0 +1,207 @@
+"""``python -m railops_django diagnose``: the diagnosis, even when the settings do not import.
+
+``manage.py railway_diagnose`` cannot start when the settings module raises, which is exactly
+when a Railway deploy crashes at boot. This entry point imports the settings itself. When that
+fails it reports the file:line and the masked exception, then runs every probe that still can:
+the environment variables, the start command, and a database connection from ``DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import traceback
+from pathlib import Path
+from typing import NoReturn
+
+from . import redact, render
+from .report import ExitCode, Finding, Report, Severity
+
+_MANAGE_SETTINGS = re.compile(r"DJANGO_SETTINGS_MODULE['\"],\s*['\"]([\w.]+)['\"]")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.CANNOT_RUN, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m railops_django")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    diag = sub.add_parser("diagnose", help="railway_diagnose, also when the settings are broken")
+    diag.add_argument(
+        "--settings",
+        help="settings module (default: DJANGO_SETTINGS_MODULE, else the one ./manage.py names)",
+    )
+    diag.add_argument("--pythonpath", help="a directory to add to sys.path")
+    diag.add_argument("--format", choices=render.FORMATS, default="text")
+    diag.add_argument("--output", metavar="FILE")
+    diag.add_argument("--url", action="append", default=[], metavar="PATH")
+    diag.add_argument("--database", default="default")
+    diag.add_argument("--skip-requests", action="store_true")
+    return parser
+
+
+def settings_module_name(explicit: str | None, cwd: Path) -> str:
+    if explicit:
+        return explicit
+    if os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return os.environ["DJANGO_SETTINGS_MODULE"]
+    manage = cwd / "manage.py"
+    if manage.is_file():
+        match = _MANAGE_SETTINGS.search(manage.read_text(encoding="utf-8", errors="replace"))
+        if match:
+            return match.group(1)
+    return ""
+
+
+def _project_frame(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    prefixes = tuple({sys.prefix, sys.base_prefix, str(Path(__file__).parent)})
+    own = [
+        f
+        for f in frames
+        if "site-packages" not in f.filename
+        and not f.filename.startswith(prefixes)
+        and not f.filename.startswith("<frozen")
+    ]
+    frame = (own or frames)[-1] if frames else None
+    return f"{frame.filename}:{frame.lineno}" if frame else "?"
+
+
+def import_failure(module: str, exc: BaseException, phase: str) -> Finding:
+    where = _project_frame(exc)
+    tb = [
+        line for line in redact.mask_traceback(exc).strip().splitlines() if "<frozen " not in line
+    ]
+    if isinstance(exc, ModuleNotFoundError) and exc.name and module.startswith(exc.name):
+        return Finding(
+            id="diagnose.env.settings_module",
+            severity=Severity.CRITICAL,
+            title=f"DJANGO_SETTINGS_MODULE={module} cannot be found",
+            detail=redact.mask_exception(exc),
+            fix="Set DJANGO_SETTINGS_MODULE to your settings' dotted path (e.g. "
+            "config.settings), and run from the directory that holds manage.py.",
+            rank=0,
+            data={"module": module},
+        )
+    what = f"settings module {module}" if phase == "settings" else f"apps of {module}"
+    return Finding(
+        id=f"diagnose.env.{phase}_import",
+        severity=Severity.CRITICAL,
+        title=f"The {what} cannot be imported: {where}",
+        detail=f"{redact.mask_exception(exc)}\nat {where}\n" + "\n".join(tb[-8:]),
+        fix=f"Fix {where}: every process (gunicorn, migrate, the healthcheck) dies here, so "
+        "Railway shows a crashed deploy or 502. Read variables with a default "
+        "(env('X', default=...)) and do no network I/O at import.",
+        rank=0,
+        data={"module": module, "where": where},
+    )
+
+
+def _fallback_database(report: Report) -> None:
+    """With no usable settings, still try DATABASE_URL with railops' connect timeout."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url or "${{" in url:
+        return
+    import dj_database_url
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        DEBUG=False,
+        INSTALLED_APPS=[],
+        DATABASES={"default": dj_database_url.parse(url)},
+        USE_TZ=True,
+    )
+    django.setup()
+    from .diagnose import database
+    from .diagnose.runner import Context
+
+    report.extend(database.connect(Context()))
+
+
+def diagnose_broken(module: str, exc: BaseException | None, phase: str) -> Report:
+    from .diagnose import deploy_config, environment
+    from .diagnose.application import start_command_findings
+
+    report = Report("railway_diagnose")
+    if exc is None:
+        report.add(
+            "diagnose.env.settings_module",
+            Severity.CRITICAL,
+            "DJANGO_SETTINGS_MODULE is not set and no ./manage.py names one",
+            fix="Run from the directory that holds manage.py, or pass --settings "
+            "config.settings (or set DJANGO_SETTINGS_MODULE).",
+            rank=0,
+        )
+    else:
+        report.findings.append(import_failure(module, exc, phase))
+    report.extend(environment.environment_findings())
+    report.extend(start_command_findings(deploy_config.read(None)))
+    if phase == "settings":
+        try:
+            _fallback_database(report)
+        except Exception as db_exc:
+            report.add(
+                "diagnose.database.fallback_failed",
+                Severity.INFO,
+                "Could not try DATABASE_URL without the settings",
+                detail=redact.mask_exception(db_exc),
+                rank=99,
+            )
+    report.add(
+        "diagnose.skipped",
+        Severity.INFO,
+        "Settings, migrations, schema, static files and the edge replay were not checked",
+        detail="They need the settings to import.",
+        fix="Fix the import error above, then run this again.",
+        rank=99,
+    )
+    return report.finish()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    cwd = Path.cwd()
+    if args.pythonpath:
+        sys.path.insert(0, args.pythonpath)
+    if str(cwd) not in sys.path:
+        sys.path.insert(0, str(cwd))
+    module = settings_module_name(args.settings, cwd)
+    report: Report | None = None
+    if not module:
+        report = diagnose_broken("", None, "settings")
+    else:
+        os.environ["DJANGO_SETTINGS_MODULE"] = module
+        import django
+        from django.conf import settings
+
+        phase = "settings"
+        try:
+            _ = settings.INSTALLED_APPS  # imports the settings module, and nothing else yet
+            phase = "apps"
+            django.setup()
+        except Exception as exc:
+            report = diagnose_broken(module, exc, phase)
+    if report is None:
+        from django.db import connections
+
+        from .diagnose import run
+
+        if args.database not in connections:
+            sys.stderr.write(f"railway_diagnose: unknown database alias {args.database!r}\n")
+            return ExitCode.CANNOT_RUN
+        report = run(alias=args.database, urls=args.url, skip_requests=args.skip_requests)
+    if args.output:
+        render.write_report_file(report, Path(args.output))
+    sys.stdout.write(render.render(report, args.format, color=sys.stdout.isatty()))
+    return int(report.exit_code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
