@@ -77,8 +77,11 @@ def collect(alias: str) -> Sample:
 
 def _measure(sample: Sample, cursor: Any, path: Path | None) -> None:
     m = sample.measurements
-    cursor.execute(f"PRAGMA quick_check({QUICK_CHECK_ROWS})")
-    problems = [str(r[0]) for r in cursor.fetchall() if str(r[0]) != "ok"]
+    try:
+        cursor.execute(f"PRAGMA quick_check({QUICK_CHECK_ROWS})")
+        problems = [str(r[0]) for r in cursor.fetchall() if str(r[0]) != "ok"]
+    except DatabaseError as exc:  # "database disk image is malformed" before any row
+        problems = [str(exc)]
     m.append(
         Measurement(
             "sqlite.quick_check",
