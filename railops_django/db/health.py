@@ -67,10 +67,12 @@ def masked_query(text: str | None) -> str:
 
     if not text:
         return ""
-    one_line = " ".join(_LITERAL.sub("'?'", text).split())
+    # Mask the whole text first: truncating first could cut a secret in half and hide it
+    # from the masking.
+    one_line = redact.mask_text(" ".join(_LITERAL.sub("'?'", text).split()))
     if len(one_line) > QUERY_TEXT_CHARS:
         one_line = one_line[: QUERY_TEXT_CHARS - 1] + "…"
-    return redact.mask_text(one_line)
+    return one_line
 
 
 def collect(alias: str) -> Sample:
