@@ -160,9 +160,8 @@ def openmetrics(report: Report) -> str:
     for f in report.findings:
         counts[f.severity] += 1
     for severity, count in counts.items():
-        lines.append(
-            f'railops_findings{{command="{_om_label(command)}",severity="{severity.label}"}} {count}'
-        )
+        labels = f'command="{_om_label(command)}",severity="{severity.label}"'
+        lines.append(f"railops_findings{{{labels}}} {count}")
     families: dict[str, list[dict[str, Any]]] = {}
     for row in report.extras.get("metrics") or []:
         value = row.get("value")

@@ -433,10 +433,7 @@ def _security(
     if _is_local(host):
         return
     private = host.endswith(".railway.internal")
-    if ssl:
-        severity = Severity.OK
-    else:
-        severity = Severity.INFO if private else Severity.WARNING
+    severity = Severity.OK if ssl else Severity.INFO if private else Severity.WARNING
     sample.measurements.append(
         Measurement(
             "pg.ssl",
@@ -513,7 +510,7 @@ def _connections(sample: Sample, facts: dict[str, Any], rows: list[dict[str, Any
     here = sum(int(r["here"]) for r in rows)
     usable = int(facts["max_connections"]) - int(facts["reserved"])
     # The tightest of the server, database and role limits is the one that refuses first.
-    budgets = [("server", total, usable, "max_connections − superuser_reserved_connections")]
+    budgets = [("server", total, usable, "max_connections - superuser_reserved_connections")]
     role_limit = int(facts.get("role_limit") or -1)
     if role_limit >= 0 and not facts.get("superuser"):
         budgets.append(("role", mine, role_limit, f"CONNECTION LIMIT of role {facts['role']}"))
@@ -536,7 +533,7 @@ def _connections(sample: Sample, facts: dict[str, Any], rows: list[dict[str, Any
                 f"{used} of {limit} usable connections ({label}). Server-wide by state: "
                 f"{states or 'none'}."
             ),
-            fix="Lower gunicorn workers × threads × replicas, set CONN_MAX_AGE to reuse "
+            fix="Lower gunicorn workers x threads x replicas, set CONN_MAX_AGE to reuse "
             "connections, close idle-in-transaction sessions, or put PgBouncer in front; "
             "raising max_connections costs memory per connection.",
             rank=10,
@@ -654,8 +651,7 @@ def _blocked(sample: Sample, rows: list[dict[str, Any]]) -> None:
         ) or ", ".join(f"pid {p}" for p in row["blockers"])
         lines.append(
             f"pid {row['pid']} waits {float(row['seconds'] or 0):.1f} s "
-            f"({masked_query(row['query'])}) for {who}; chain: "
-            + " ← ".join(str(p) for p in chain)
+            f"({masked_query(row['query'])}) for {who}; chain: " + " ← ".join(str(p) for p in chain)
         )
     worst = max((c["seconds"] for c in chains), default=0.0)
     roots = sorted({c["chain"][-1] for c in chains})
@@ -682,9 +678,7 @@ def _blocked(sample: Sample, rows: list[dict[str, Any]]) -> None:
     )
 
 
-def _statements(
-    sample: Sample, facts: dict[str, Any], rows: list[dict[str, Any]] | None
-) -> None:
+def _statements(sample: Sample, facts: dict[str, Any], rows: list[dict[str, Any]] | None) -> None:
     if not facts:
         return
     if not facts.get("pgss_installed"):
@@ -842,7 +836,8 @@ def _vacuum(sample: Sample, rows: list[dict[str, Any]]) -> None:
             detail=(
                 "; ".join(
                     f"{r['schemaname']}.{r['relname']}: {pct(r)} % dead "
-                    f"({int(r['n_dead_tup']):,} of {int(r['n_live_tup']) + int(r['n_dead_tup']):,}),"
+                    f"({int(r['n_dead_tup']):,} of "
+                    f"{int(r['n_live_tup']) + int(r['n_dead_tup']):,}),"
                     f" vacuumed {days(r['vacuum_days'])}"
                     for r in dead
                 )
@@ -862,11 +857,14 @@ def _vacuum(sample: Sample, rows: list[dict[str, Any]]) -> None:
     )
     oldest = stale[0] if stale else None
     analyze_days = None if oldest is None else oldest["analyze_days"]
+    stale_value = None if oldest else 0.0
+    if analyze_days is not None:
+        stale_value = round(float(analyze_days), 1)
     sample.measurements.append(
         Measurement(
             "pg.analyze_age",
             "Stale planner statistics, worst table",
-            round(float(analyze_days), 1) if analyze_days is not None else (0.0 if not oldest else None),
+            stale_value,
             "days",
             "analyze_age_days",
             severity=Severity.WARNING if oldest and analyze_days is None else None,
@@ -983,7 +981,8 @@ def _unused_indexes(sample: Sample, rows: list[dict[str, Any]]) -> None:
             detail=(
                 "Never scanned since the statistics reset, yet maintained on every write: "
                 + "; ".join(
-                    f"{r['schema']}.{r['index']} on {r['table']} (~{int(r['bytes_estimate']) // 1_048_576} MiB)"
+                    f"{r['schema']}.{r['index']} on {r['table']} "
+                    f"(~{int(r['bytes_estimate']) // 1_048_576} MiB)"
                     for r in rows
                 )
                 if rows
@@ -1042,7 +1041,8 @@ def _slots(sample: Sample, rows: list[dict[str, Any]]) -> None:
             severity=None,
             detail=(
                 "; ".join(
-                    f"{r['slot_name']} ({r['slot_type']}, {'active' if r['active'] else 'INACTIVE'},"
+                    f"{r['slot_name']} ({r['slot_type']}, "
+                    f"{'active' if r['active'] else 'INACTIVE'},"
                     f" retains {int(r['retained_bytes'] or 0) / 1_048_576:,.0f} MiB)"
                     for r in rows
                 )

@@ -103,7 +103,9 @@ def _measure(sample: Sample, cursor: Any, path: Path | None) -> None:
     page_count = int(_pragma(cursor, "page_count") or 0)
     freelist = int(_pragma(cursor, "freelist_count") or 0)
     journal = str(_pragma(cursor, "journal_mode") or "").lower()
-    file_bytes = path.stat().st_size if path is not None and path.exists() else page_size * page_count
+    file_bytes = (
+        path.stat().st_size if path is not None and path.exists() else page_size * page_count
+    )
     wal = Path(f"{path}-wal") if path is not None else None
     wal_bytes = wal.stat().st_size if wal is not None and wal.exists() else 0
     m.append(

@@ -21,7 +21,7 @@ from django.db import connections
 from .. import conf
 from ..db import health as db_health
 from ..redact import logger
-from ..report import Report, Severity
+from ..report import Finding, Report, Severity
 from . import alerts, container
 from .metrics import evaluate
 from .watch import watch as _watch
@@ -81,7 +81,7 @@ def run_with_alert(alias: str = "default", sent: dict[str, Any] | None = None) -
     key = sorted((f.id, f.severity.label) for f in alerts.alertable(report, threshold))
     if sent is not None and sent.get("key") == key:
         report.findings.append(
-            alerts.Finding(
+            Finding(
                 "health.alert.unchanged",
                 Severity.OK,
                 "Alert: same findings as the last alert, not sent again",

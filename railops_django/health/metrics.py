@@ -63,7 +63,9 @@ def evaluate(m: Measurement) -> tuple[Finding, dict[str, Any]]:
     else:
         severity = m.severity if m.severity is not None else Severity.OK
     severity = max(severity, m.min_severity)
-    title = m.title if m.value is None and not m.threshold else f"{m.title}: {show(m.value, m.unit)}"
+    title = (
+        m.title if m.value is None and not m.threshold else f"{m.title}: {show(m.value, m.unit)}"
+    )
     if threshold is not None:
         cmp = "<" if m.threshold in conf.LOWER_IS_WORSE else "≥"
         title += (

@@ -26,7 +26,12 @@ def changes(previous: Report | None, current: Report) -> list[dict[str, Any]]:
             out.append({"id": fid, "change": "new", "was": "-", "now": f.severity.label})
         elif old.severity != f.severity:
             out.append(
-                {"id": fid, "change": "severity", "was": old.severity.label, "now": f.severity.label}
+                {
+                    "id": fid,
+                    "change": "severity",
+                    "was": old.severity.label,
+                    "now": f.severity.label,
+                }
             )
         else:
             was, now = old.data.get("value"), f.data.get("value")

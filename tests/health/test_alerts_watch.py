@@ -75,13 +75,17 @@ def _report_with_secret() -> Report:
 def test_alert__posts_masked_slack_and_discord_body_after_one_retry(monkeypatch):
     monkeypatch.setenv("APP_API_TOKEN", SECRET)
     with _Hook([503]) as hook:
-        outcome = alerts.post(_report_with_secret(), url=hook.url, min_severity="warning", backoff=0)
+        outcome = alerts.post(
+            _report_with_secret(), url=hook.url, min_severity="warning", backoff=0
+        )
     assert outcome.id == "health.alert.sent" and outcome.data["attempts"] == 2
     assert len(hook.bodies) == 2 and hook.paths[0] == f"/services/{HOOK_TOKEN}"
     body = hook.bodies[-1]
     assert body["text"].startswith("db_health: CRITICAL") and body["content"] == body["text"]
     assert "Longest running query" in body["text"] and "pg_cancel_backend(42)" in body["text"]
-    assert [f["id"] for f in body["findings"]] == ["health.pg.long_query"]  # below warning: not sent
+    assert [f["id"] for f in body["findings"]] == [
+        "health.pg.long_query"
+    ]  # below warning: not sent
     assert body["findings"][0]["value"] == 6.5 and body["findings"][0]["threshold"] == [1, 5]
     raw = json.dumps(body)
     assert SECRET not in raw and "HookToken" not in raw
@@ -91,7 +95,9 @@ def test_alert__posts_masked_slack_and_discord_body_after_one_retry(monkeypatch)
 def test_alert__server_keeps_failing__bounded_retries_then_warning():
     with _Hook([500, 500, 500, 500]) as hook:
         started = time.monotonic()
-        outcome = alerts.post(_report_with_secret(), url=hook.url, min_severity="info", retries=2, backoff=0.01)
+        outcome = alerts.post(
+            _report_with_secret(), url=hook.url, min_severity="info", retries=2, backoff=0.01
+        )
     assert outcome.id == "health.alert.failed" and outcome.severity is Severity.WARNING
     assert len(hook.bodies) == 3 and outcome.data["attempts"] == 3
     assert time.monotonic() - started < 5 and "HTTP 500" in outcome.title
@@ -122,10 +128,14 @@ def test_command__alert__posts_to_the_configured_webhook(settings, caplog):
         }
         out, err, code = run_command("db_health", "--alert")
     assert code == 2 and "Alert sent to 127.0.0.1" in out
-    assert len(hook.bodies) == 1 and "health.db.latency" in [f["id"] for f in hook.bodies[0]["findings"]]
+    assert len(hook.bodies) == 1 and "health.db.latency" in [
+        f["id"] for f in hook.bodies[0]["findings"]
+    ]
     assert HOOK_TOKEN not in out + err
     # the same findings went to the railops logger
-    assert any("health.db.latency" in r.getMessage() and r.name == "railops" for r in caplog.records)
+    assert any(
+        "health.db.latency" in r.getMessage() and r.name == "railops" for r in caplog.records
+    )
 
 
 def test_changes__new_cleared_severity_and_value():
@@ -163,7 +173,10 @@ def test_health_watch__runs_the_real_measurement_twice():
     emitted: list[Report] = []
     closing = health.watch("default", 0.05, emitted.append, max_iterations=2)
     assert len(emitted) == 2 and "changes" in emitted[1].extras
-    assert "3 iteration" not in closing.findings[0].title and "2 iteration" in closing.findings[0].title
+    assert (
+        "3 iteration" not in closing.findings[0].title
+        and "2 iteration" in closing.findings[0].title
+    )
 
 
 def test_command__watch__sigterm_stops_cleanly(tmp_path):
@@ -175,7 +188,15 @@ def test_command__watch__sigterm_stops_cleanly(tmp_path):
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     proc = subprocess.Popen(
-        [sys.executable, str(EXAMPLE / "manage.py"), "db_health", "--watch", "1", "--format", "json"],
+        [
+            sys.executable,
+            str(EXAMPLE / "manage.py"),
+            "db_health",
+            "--watch",
+            "1",
+            "--format",
+            "json",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

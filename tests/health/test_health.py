@@ -32,7 +32,9 @@ def test_grade__higher_is_worse_and_lower_is_worse():
 
 def test_evaluate__finding_carries_value_threshold_unit_and_fix():
     f, row = evaluate(
-        Measurement("pg.long_query", "Longest running query", 6.5, "s", "query_seconds", fix="cancel it")
+        Measurement(
+            "pg.long_query", "Longest running query", 6.5, "s", "query_seconds", fix="cancel it"
+        )
     )
     assert f.id == "health.pg.long_query" and f.severity is Severity.CRITICAL
     assert f.data["value"] == 6.5 and f.data["threshold"] == [1, 5] and f.data["unit"] == "s"
@@ -50,12 +52,17 @@ def test_evaluate__finding_carries_value_threshold_unit_and_fix():
 
 @override_settings(RAILOPS={"THRESHOLDS": {"query_seconds": [10, 20]}})
 def test_evaluate__railops_thresholds_override_the_defaults():
-    f, _ = evaluate(Measurement("pg.long_query", "Longest running query", 6.5, "s", "query_seconds"))
+    f, _ = evaluate(
+        Measurement("pg.long_query", "Longest running query", 6.5, "s", "query_seconds")
+    )
     assert f.severity is Severity.OK and f.data["threshold"] == [10, 20]
 
 
 def test_masked_query__literals_hidden_secrets_masked_truncated():
-    text = "UPDATE users SET password = 'hunter2-secret' WHERE dsn = 'postgres://a:pw1234@h/db' " + "x" * 400
+    text = (
+        "UPDATE users SET password = 'hunter2-secret' WHERE dsn = 'postgres://a:pw1234@h/db' "
+        + "x" * 400
+    )
     out = masked_query(text)
     assert "hunter2" not in out and "pw1234" not in out
     assert len(out) <= 200 and out.endswith("…")
@@ -157,29 +164,35 @@ def test_container__cpu_from_cgroup_usage_delta(tmp_path):
 
     t = threading.Thread(target=advance)
     t.start()
-    pct, source = container.cpu_pct(1.0, cgroup_root=root, proc_self_cgroup=tmp_path / "x", sample_s=0.25)
+    pct, source = container.cpu_pct(
+        1.0, cgroup_root=root, proc_self_cgroup=tmp_path / "x", sample_s=0.25
+    )
     t.join()
     assert source == "cgroup" and 60 <= pct <= 85
 
 
 @pytest.mark.django_db
 def test_command__json_has_findings_metrics_and_exit_code():
-    out, err, code = run_command("db_health", "--format", "json")
+    out, _err, code = run_command("db_health", "--format", "json")
     data = json.loads(out)
     assert data["command"] == "db_health" and code == data["exit_code"] in (0, 1, 2)
     assert isinstance(data["findings"], list) and data["metrics"] and data["cost"]["queries"] > 0
 
 
-OM_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.e+-]+$')
+OM_LINE = re.compile(
+    r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.e+-]+$'
+)
 
 
 @pytest.mark.django_db
 def test_command__openmetrics_is_scrapable():
-    out, err, code = run_command("db_health", "--format", "openmetrics")
+    out, _err, _code = run_command("db_health", "--format", "openmetrics")
     lines = out.splitlines()
     assert lines[-1] == "# EOF"
     samples = [line for line in lines if not line.startswith("#")]
-    assert all(OM_LINE.match(line) for line in samples), [s for s in samples if not OM_LINE.match(s)]
+    assert all(OM_LINE.match(line) for line in samples), [
+        s for s in samples if not OM_LINE.match(s)
+    ]
     assert any(line.startswith('railops_status{command="db_health"}') for line in samples)
     assert any(line.startswith("railops_db_latency ") for line in samples)
     assert 'railops_container_memory_threshold{level="critical"} 90' in samples
@@ -194,5 +207,5 @@ def test_command__alert_without_webhook__exit_3_with_the_setting_to_set(monkeypa
 
 @pytest.mark.django_db
 def test_command__watch_below_one_second__exit_3():
-    out, err, code = run_command("db_health", "--watch", "0.1")
+    _out, _err, code = run_command("db_health", "--watch", "0.1")
     assert code == 3

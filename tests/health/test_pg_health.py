@@ -70,7 +70,11 @@ def test_long_query__pg_sleep_6_in_another_connection__critical(admin):
     pid = sleeper.info.backend_pid
     thread = _in_thread(sleeper, "SELECT pg_sleep(6)")
     try:
-        _wait_for(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND state = 'active'", [pid])
+        _wait_for(
+            admin,
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND state = 'active'",
+            [pid],
+        )
         time.sleep(5.2)
         report = health.run("default", include_container=False)
     finally:
@@ -133,7 +137,9 @@ def test_invalid_index__failed_create_index_concurrently__warning(admin):
     admin.execute("CREATE TABLE railops_health_dup (v int)")
     admin.execute("INSERT INTO railops_health_dup VALUES (1), (1)")
     with pytest.raises(psycopg.errors.UniqueViolation):
-        admin.execute("CREATE UNIQUE INDEX CONCURRENTLY railops_health_dup_v ON railops_health_dup (v)")
+        admin.execute(
+            "CREATE UNIQUE INDEX CONCURRENTLY railops_health_dup_v ON railops_health_dup (v)"
+        )
     try:
         report = health.run("default", include_container=False)
     finally:
@@ -146,7 +152,9 @@ def test_invalid_index__failed_create_index_concurrently__warning(admin):
 
 def test_duplicate_and_largest__real_tables__reported(admin):
     admin.execute("CREATE TABLE railops_health_big (id int, t text)")
-    admin.execute("INSERT INTO railops_health_big SELECT g, repeat('x', 3000) FROM generate_series(1, 300) g")
+    admin.execute(
+        "INSERT INTO railops_health_big SELECT g, repeat('x', 3000) FROM generate_series(1, 300) g"
+    )
     admin.execute("CREATE INDEX railops_health_big_a ON railops_health_big (id)")
     admin.execute("CREATE INDEX railops_health_big_b ON railops_health_big (id)")
     admin.execute("ANALYZE railops_health_big")
@@ -203,7 +211,11 @@ def test_run_queries__read_only_and_timeouts_do_not_leak_into_the_app_connection
 
 
 def test_run_queries__inside_the_health_transaction__writes_are_refused(monkeypatch):
-    monkeypatch.setattr(pg_health, "_queries", lambda facts: [("write", "CREATE TABLE railops_health_w (i int)", {})])
+    monkeypatch.setattr(
+        pg_health,
+        "_queries",
+        lambda facts: [("write", "CREATE TABLE railops_health_w (i int)", {})],
+    )
     results, errors = pg_health.run_queries("default")
     assert "read-only transaction" in str(errors["write"])
     assert "write" not in results
