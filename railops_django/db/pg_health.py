@@ -104,17 +104,26 @@ ORDER BY mean_exec_time DESC
 LIMIT 5
 """
 
+# Straight from the statistics functions over pg_class: one pass, two calls per relation
+# (the pg_statio_* views compute a dozen columns per table, and a subquery per table's indexes).
 Q_STATS = """
 SELECT d.xact_commit, d.xact_rollback, d.deadlocks, d.temp_files, d.temp_bytes,
   d.stats_reset::text AS stats_reset, s.heap_hit, s.heap_read, s.idx_hit, s.idx_read
 FROM pg_stat_database d,
-  (SELECT sum(heap_blks_hit) AS heap_hit, sum(heap_blks_read) AS heap_read,
-          sum(idx_blks_hit) AS idx_hit, sum(idx_blks_read) AS idx_read
-   FROM pg_statio_user_tables) s
+  (SELECT
+     sum(pg_stat_get_blocks_hit(c.oid)) FILTER (WHERE c.relkind IN ('r', 'm')) AS heap_hit,
+     sum(pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid))
+       FILTER (WHERE c.relkind IN ('r', 'm')) AS heap_read,
+     sum(pg_stat_get_blocks_hit(c.oid)) FILTER (WHERE c.relkind = 'i') AS idx_hit,
+     sum(pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid))
+       FILTER (WHERE c.relkind = 'i') AS idx_read
+   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'm', 'i')
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+  ) s
 WHERE d.datname = current_database()
 """
 
-# Ranked by the planner's page counts (no lock, no file access); sizes only for the 10 kept.
 Q_LARGEST = """
 WITH top AS MATERIALIZED (
   SELECT c.oid, n.nspname, c.relname, c.reltuples, c.reltoastrelid
@@ -135,22 +144,31 @@ ORDER BY total_bytes DESC
 """
 
 Q_VACUUM = """
-(SELECT 'dead' AS kind, schemaname, relname, n_live_tup, n_dead_tup, n_mod_since_analyze,
-   extract(epoch FROM clock_timestamp() - greatest(last_vacuum, last_autovacuum))::float / 86400
-     AS vacuum_days,
-   extract(epoch FROM clock_timestamp() - greatest(last_analyze, last_autoanalyze))::float / 86400
-     AS analyze_days
- FROM pg_stat_user_tables
- WHERE n_live_tup + n_dead_tup >= %(min_rows)s
- ORDER BY n_dead_tup::float / greatest(n_live_tup + n_dead_tup, 1) DESC LIMIT 5)
-UNION ALL
-(SELECT 'analyze', schemaname, relname, n_live_tup, n_dead_tup, n_mod_since_analyze,
-   extract(epoch FROM clock_timestamp() - greatest(last_vacuum, last_autovacuum))::float / 86400,
-   extract(epoch FROM clock_timestamp() - greatest(last_analyze, last_autoanalyze))::float / 86400
- FROM pg_stat_user_tables
- WHERE n_live_tup + n_dead_tup >= %(min_rows)s
-   AND n_mod_since_analyze >= greatest(n_live_tup / 10, 1000)
- ORDER BY coalesce(greatest(last_analyze, last_autoanalyze), '-infinity') LIMIT 5)
+WITH big AS MATERIALIZED (
+  SELECT c.oid, n.nspname AS schemaname, c.relname,
+    pg_stat_get_live_tuples(c.oid) AS n_live_tup, pg_stat_get_dead_tuples(c.oid) AS n_dead_tup
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'm')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+    AND pg_stat_get_live_tuples(c.oid) + pg_stat_get_dead_tuples(c.oid) >= %(min_rows)s),
+t AS MATERIALIZED (
+  SELECT b.*, pg_stat_get_mod_since_analyze(b.oid) AS n_mod_since_analyze,
+    greatest(pg_stat_get_last_vacuum_time(b.oid), pg_stat_get_last_autovacuum_time(b.oid))
+      AS last_vacuum,
+    greatest(pg_stat_get_last_analyze_time(b.oid), pg_stat_get_last_autoanalyze_time(b.oid))
+      AS last_analyze
+  FROM big b)
+SELECT kind, schemaname, relname, n_live_tup, n_dead_tup, n_mod_since_analyze,
+  extract(epoch FROM clock_timestamp() - last_vacuum)::float / 86400 AS vacuum_days,
+  extract(epoch FROM clock_timestamp() - last_analyze)::float / 86400 AS analyze_days
+FROM (
+  (SELECT 'dead' AS kind, * FROM t
+   ORDER BY n_dead_tup::float / greatest(n_live_tup + n_dead_tup, 1) DESC LIMIT 5)
+  UNION ALL
+  (SELECT 'analyze', * FROM t
+   WHERE n_mod_since_analyze >= greatest(n_live_tup / 10, 1000)
+   ORDER BY coalesce(last_analyze, '-infinity') LIMIT 5)
+) picked
 """
 
 Q_FREEZE = """
@@ -161,21 +179,21 @@ ORDER BY age(c.relfrozenxid) DESC
 LIMIT 3
 """
 
-# Candidates: the smallest ranges first (int2/int4), then the busiest owning tables.
+# Candidates: the smallest ranges first (int2/int4 before bigint); owners looked up for those only.
 Q_SEQUENCES = """
 WITH cand AS MATERIALIZED (
   SELECT c.oid, n.nspname, c.relname, format_type(s.seqtypid, NULL) AS type,
-    s.seqmin, s.seqmax, s.seqincrement, t.relname AS owner_table
+    s.seqmin, s.seqmax, s.seqincrement
   FROM pg_sequence s
   JOIN pg_class c ON c.oid = s.seqrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid
-    AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-  LEFT JOIN pg_class t ON t.oid = d.refobjid
   WHERE CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'SELECT') ELSE false END
-  ORDER BY s.seqmax::numeric - s.seqmin::numeric, t.reltuples DESC NULLS LAST, c.oid
+  ORDER BY s.seqmax::numeric - s.seqmin::numeric, c.oid
   LIMIT 50)
-SELECT nspname AS schema, relname AS sequence, type, seqmin, seqmax, seqincrement, owner_table,
+SELECT nspname AS schema, relname AS sequence, type, seqmin, seqmax, seqincrement,
+  (SELECT t.relname FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+   WHERE d.classid = 'pg_class'::regclass AND d.objid = cand.oid
+     AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') LIMIT 1) AS owner_table,
   (xpath('/row/last_value/text()', x))[1]::text::numeric AS last_value,
   (xpath('/row/is_called/text()', x))[1]::text = 'true' AS is_called
 FROM cand,
@@ -196,13 +214,17 @@ LIMIT 20
 """
 
 Q_UNUSED_INDEXES = """
-SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index,
-  c.relpages::bigint * current_setting('block_size')::int AS bytes_estimate, s.idx_scan
-FROM pg_stat_user_indexes s
-JOIN pg_index i ON i.indexrelid = s.indexrelid
-JOIN pg_class c ON c.oid = s.indexrelid
-WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
-  AND c.relpages::bigint * current_setting('block_size')::int >= %(min_bytes)s
+SELECT n.nspname AS schema, t.relname AS table, c.relname AS index,
+  c.relpages::bigint * bs.size AS bytes_estimate, pg_stat_get_numscans(c.oid) AS idx_scan
+FROM pg_class c
+JOIN pg_index i ON i.indexrelid = c.oid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace,
+  (SELECT current_setting('block_size')::int AS size) bs
+WHERE c.relkind = 'i' AND c.relpages::bigint * bs.size >= %(min_bytes)s
+  AND NOT i.indisunique AND NOT i.indisprimary
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+  AND pg_stat_get_numscans(c.oid) = 0
 ORDER BY c.relpages DESC
 LIMIT 10
 """
