@@ -40,6 +40,7 @@ class Measurement:
     rank: int = 50
     severity: Severity | None = None
     min_severity: Severity = Severity.OK  # e.g. a blocked query is at least info
+    max_severity: Severity = Severity.CRITICAL  # e.g. one short CPU sample proves no more
     labels: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
 

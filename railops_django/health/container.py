@@ -15,6 +15,7 @@ import psutil
 
 from .. import conf, platform
 from ..db.health import Measurement
+from ..report import Severity
 
 CPU_SAMPLE_S = 0.25
 
@@ -96,7 +97,10 @@ def measure(
             cpu_value,
             "%",
             "cpu_pct",
-            detail=f"Over {CPU_SAMPLE_S:g} s, of {res.cpu_limit_cores:g} core(s) ({cpu_source}).",
+            detail=f"Over {CPU_SAMPLE_S:g} s, of {res.cpu_limit_cores:g} core(s) ({cpu_source}). "
+            "One short sample proves no sustained saturation, so it is at most a warning; "
+            "--watch shows whether it lasts.",
+            max_severity=Severity.WARNING,
             fix="Sustained high CPU: profile the busiest endpoints, add replicas or raise the "
             "service's vCPU limit (Railway: service > Settings > Resources).",
             rank=50,

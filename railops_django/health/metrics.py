@@ -62,7 +62,7 @@ def evaluate(m: Measurement) -> tuple[Finding, dict[str, Any]]:
             severity = m.severity
     else:
         severity = m.severity if m.severity is not None else Severity.OK
-    severity = max(severity, m.min_severity)
+    severity = min(max(severity, m.min_severity), m.max_severity)
     title = (
         m.title if m.value is None and not m.threshold else f"{m.title}: {show(m.value, m.unit)}"
     )

@@ -209,3 +209,11 @@ def test_command__alert_without_webhook__exit_3_with_the_setting_to_set(monkeypa
 def test_command__watch_below_one_second__exit_3():
     _out, _err, code = run_command("db_health", "--watch", "0.1")
     assert code == 3
+
+
+def test_container__cpu_saturated_sample__at_most_a_warning(tmp_path):
+    root = _cgroup_v2(tmp_path, limit=1 << 30, usage=1 << 20)
+    res = platform.resources(cgroup_root=root, proc_self_cgroup=tmp_path / "none")
+    measured = {m.id: m for m in container.measure([], resources=res, cpu=(100.0, "cgroup"))}
+    cpu, _ = evaluate(measured["container.cpu"])
+    assert cpu.severity is Severity.WARNING and cpu.data["threshold"] == [80, 95]
