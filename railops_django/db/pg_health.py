@@ -229,17 +229,25 @@ ORDER BY c.relpages DESC
 LIMIT 10
 """
 
+# Pairs on the same table with the same columns, operator classes, collations, expressions and
+# predicate. A self-join on indrelid compares the vectors only within one table (grouping by
+# their text forms cost a cast of every index's node trees).
 Q_DUPLICATE_INDEXES = """
 SELECT n.nspname AS schema, t.relname AS table,
-  array_agg(c.relname::text ORDER BY c.relname) AS indexes
-FROM pg_index i
-JOIN pg_class c ON c.oid = i.indexrelid
-JOIN pg_class t ON t.oid = i.indrelid
+  ARRAY[ca.relname::text, cb.relname::text] AS indexes
+FROM pg_index a
+JOIN pg_index b ON b.indrelid = a.indrelid AND b.indexrelid > a.indexrelid
+  AND b.indkey = a.indkey AND b.indclass = a.indclass AND b.indcollation = a.indcollation
+JOIN pg_class ca ON ca.oid = a.indexrelid
+JOIN pg_class cb ON cb.oid = b.indexrelid
+JOIN pg_class t ON t.oid = a.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-GROUP BY n.nspname, t.relname, i.indrelid, i.indkey::text, i.indclass::text,
-  i.indcollation::text, coalesce(i.indexprs::text, ''), coalesce(i.indpred::text, '')
-HAVING count(*) > 1
+  AND coalesce(pg_get_expr(a.indexprs, a.indrelid), '')
+    = coalesce(pg_get_expr(b.indexprs, b.indrelid), '')
+  AND coalesce(pg_get_expr(a.indpred, a.indrelid), '')
+    = coalesce(pg_get_expr(b.indpred, b.indrelid), '')
+ORDER BY t.relname, ca.relname
 LIMIT 10
 """
 
@@ -380,7 +388,13 @@ def _unavailable(name: str, exc: Exception, role: str) -> Finding:
     from .. import redact
 
     reason = redact.mask_exception(exc)
-    if _is_privilege_error(exc):
+    if "shared_preload_libraries" in str(exc):
+        fix = (
+            "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'; then restart "
+            "the Postgres service (Railway: Restart)."
+        )
+        title = f"Cannot measure {name.replace('_', ' ')}: the extension is not preloaded"
+    elif _is_privilege_error(exc):
         fix = f"GRANT {GRANT} TO {role}; (run as a superuser; pg_monitor is read-only)"
         title = f"Cannot measure {name.replace('_', ' ')}: role {role} lacks a privilege"
     else:

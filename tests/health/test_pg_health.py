@@ -230,3 +230,55 @@ def test_unreachable_database__critical_connect_finding_not_an_exception():
     with db_alias("health_down", PORT=str(port), OPTIONS={"connect_timeout": 2}) as alias:
         report = health.run(alias, include_container=False)
     assert finding(report, "health.connect.refused").severity is Severity.CRITICAL
+
+
+def test_stat_statements__created_but_not_preloaded__info_with_the_setting(admin):
+    admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    try:
+        report = health.run("default", include_container=False)
+    finally:
+        admin.execute("DROP EXTENSION pg_stat_statements")
+    preload = finding(report, "health.pg.unavailable.statements")
+    assert preload.severity is Severity.INFO and "shared_preload_libraries" in preload.fix
+
+
+def test_replication_slot__inactive_and_retaining_wal__warning(admin):
+    admin.execute("SELECT pg_create_physical_replication_slot('railops_health_slot', true)")
+    try:
+        report = health.run("default", include_container=False)
+    finally:
+        admin.execute("SELECT pg_drop_replication_slot('railops_health_slot')")
+    inactive = finding(report, "health.pg.inactive_slot")
+    assert inactive.severity is Severity.WARNING and "railops_health_slot" in inactive.detail
+    slots = finding(report, "health.pg.replication_slots")
+    assert "railops_health_slot" in slots.data["inactive"]
+
+
+@pytest.mark.parametrize(
+    ("host", "ssl", "severity"),
+    [
+        ("db.example.com", False, Severity.WARNING),
+        ("postgres.railway.internal", False, Severity.INFO),
+        ("db.example.com", True, Severity.OK),
+    ],
+)
+def test_ssl__non_local_connection_without_ssl__warning(host, ssl, severity):
+    from railops_django.db.health import Sample
+    from railops_django.health.metrics import evaluate
+
+    sample = Sample(vendor="postgresql")
+    pg_health._security(sample, {"ssl": ssl, "superuser": False}, {"HOST": host}, "app")
+    found = [evaluate(m)[0] for m in sample.measurements if m.id == "pg.ssl"]
+    assert found and found[0].severity is severity
+    assert "sslmode=require" in found[0].fix
+
+
+def test_ssl__local_connection__not_reported():
+    from railops_django.db.health import Sample
+
+    sample = Sample(vendor="postgresql")
+    pg_health._security(
+        sample, {"ssl": False, "superuser": True}, {"HOST": "127.0.0.1"}, "postgres"
+    )
+    assert [m.id for m in sample.measurements] == ["pg.superuser"]
+    assert sample.measurements[0].severity is Severity.INFO
