@@ -213,3 +213,18 @@ def test_command__watch__sigterm_stops_cleanly(tmp_path):
         proc.kill()
     assert proc.returncode == 0, err[-2000:]
     assert "Watch stopped by SIGTERM" in out and "Traceback" not in err
+
+
+@pytest.mark.django_db
+def test_watch_with_alert__same_findings__posted_once(settings):
+    with _Hook([]) as hook:
+        settings.RAILOPS = {
+            "ALERT_WEBHOOK_URL": hook.url,
+            "ALERT_MIN_SEVERITY": "critical",
+            "THRESHOLDS": {"latency_ms": [0, 0.000001]},
+        }
+        emitted: list[Report] = []
+        health.watch("default", 0.01, emitted.append, max_iterations=2, alert=True)
+    assert len(hook.bodies) == 1
+    assert "health.alert.sent" in {f.id for f in emitted[0].findings}
+    assert "health.alert.unchanged" in {f.id for f in emitted[1].findings}
