@@ -44,6 +44,13 @@ DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
     "wraparound_pct": (50, 75),
     "sequence_pct": (75, 90),
     "rollback_pct": (5, 20),
+    # db_health (issue 4)
+    "deadlocks": (1, 100),  # since the statistics reset
+    "temp_files": (1000, 100_000),  # since the statistics reset
+    "analyze_age_days": (7, 30),  # tables with many rows changed since their last analyze
+    "slot_retained_wal_mb": (1024, 10_240),
+    "sqlite_freelist_pct": (25, 50),
+    "sqlite_wal_mb": (256, 1024),
 }
 LOWER_IS_WORSE = frozenset({"cache_hit_ratio_pct"})
 

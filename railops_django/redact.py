@@ -112,8 +112,8 @@ def known_secrets() -> list[str]:
             continue
         if is_secret_name(name) and len(value) >= MIN_SECRET_LEN:
             found.add(value)
-            if name.upper().endswith("WEBHOOK_URL"):
-                found.update(_webhook_secret_parts(value))
+        if name.upper().endswith("WEBHOOK_URL"):  # the URL itself is the credential
+            found.update(_webhook_secret_parts(value))
         password = _url_password(value)
         if password:
             found.add(password)

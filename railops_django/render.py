@@ -138,7 +138,57 @@ def markdown(report: Report) -> str:
     return redact.mask_text("\n".join(lines) + "\n")
 
 
-RENDERERS: dict[str, Callable[[Report], str]] = {"json": as_json}
+def _om_label(value: Any) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def openmetrics(report: Report) -> str:
+    """OpenMetrics text exposition of ``report.extras["metrics"]`` plus the report's status.
+
+    Each metric row is ``{"name", "value", "labels", "warning", "critical", "severity"}``; rows
+    with a non-numeric value are skipped. Thresholds are exported as ``<name>_threshold``.
+    """
+    command = report.command
+    lines = [
+        "# TYPE railops_status gauge",
+        "# HELP railops_status Worst severity: 0 ok, 1 info, 2 warning, 3 critical.",
+        f'railops_status{{command="{_om_label(command)}"}} {int(report.status)}',
+        "# TYPE railops_findings gauge",
+        "# HELP railops_findings Findings by severity.",
+    ]
+    counts = {s: 0 for s in Severity}
+    for f in report.findings:
+        counts[f.severity] += 1
+    for severity, count in counts.items():
+        labels = f'command="{_om_label(command)}",severity="{severity.label}"'
+        lines.append(f"railops_findings{{{labels}}} {count}")
+    families: dict[str, list[dict[str, Any]]] = {}
+    for row in report.extras.get("metrics") or []:
+        value = row.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        families.setdefault(str(row["name"]), []).append(row)
+    for name, rows in families.items():
+        unit = rows[0].get("unit") or ""
+        lines.append(f"# TYPE {name} gauge")
+        lines.append(f"# HELP {name} {_om_label(unit)}".rstrip())
+        for row in rows:
+            labels = ",".join(f'{k}="{_om_label(v)}"' for k, v in sorted(row["labels"].items()))
+            lines.append(f"{name}{{{labels}}} {float(row['value']):g}".replace("{}", ""))
+        if any(r.get("warning") is not None for r in rows):
+            lines.append(f"# TYPE {name}_threshold gauge")
+            for row in rows:
+                for level in ("warning", "critical"):
+                    if row.get(level) is None:
+                        continue
+                    pairs = {**row["labels"], "level": level}
+                    labels = ",".join(f'{k}="{_om_label(v)}"' for k, v in sorted(pairs.items()))
+                    lines.append(f"{name}_threshold{{{labels}}} {float(row[level]):g}")
+    lines.append("# EOF")
+    return redact.mask_text("\n".join(lines) + "\n")
+
+
+RENDERERS: dict[str, Callable[[Report], str]] = {"json": as_json, "openmetrics": openmetrics}
 
 
 def render(report: Report, fmt: str, color: bool = False) -> str:

@@ -22,6 +22,7 @@ ENCODED = quote(CANARY, safe="")
 COMMAND_RUNS: dict[str, list[list[str]]] = {
     "railops_selftest": [["--leak"], ["--leak", "--format", "json"], ["--crash"]],
     "railway_diagnose": [["--url", "/admin/login/"], ["--skip-requests", "--format", "json"]],
+    "db_health": [["--format", "openmetrics"], ["--alert"]],
 }
 
 

@@ -1,0 +1,61 @@
+"""db_health: is the database healthy right now, and this container? (see health/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from ... import health
+from ...health import alerts
+from ...management.base import RailopsCommand
+from ...report import CannotRun, Report
+
+
+def _interval(value: str) -> float:
+    seconds = float(value)
+    if seconds < 1:
+        raise ValueError(value)
+    return seconds
+
+
+class Command(RailopsCommand):
+    help = (
+        "Measure the database (connections, long queries, locks, cache, vacuum, wraparound, "
+        "sequences, indexes, slots, security) and this container (CPU, memory vs the cgroup "
+        "limit, disk) against thresholds. Exit 0 ok/info, 1 warning, 2 critical."
+    )
+    formats = ("text", "json", "openmetrics")
+
+    def add_command_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--watch",
+            type=_interval,
+            metavar="SECONDS",
+            help="Measure again every SECONDS (>= 1) and show what changed; "
+            "stop with Ctrl-C or SIGTERM.",
+        )
+        parser.add_argument(
+            "--alert",
+            action="store_true",
+            help="Post findings at or above RAILOPS ALERT_MIN_SEVERITY to ALERT_WEBHOOK_URL "
+            "(Slack/Discord compatible).",
+        )
+
+    def run(self, **options: Any) -> Report:
+        alias = options["database"]
+        if options["alert"] and not alerts.webhook_url():
+            raise CannotRun(
+                "--alert needs a webhook: set RAILOPS_ALERT_WEBHOOK_URL="
+                "https://hooks.slack.com/services/… (or RAILOPS['ALERT_WEBHOOK_URL'])"
+            )
+        if options["watch"]:
+            return health.watch(
+                alias,
+                options["watch"],
+                emit=lambda report: self.emit(report, options),
+                alert=options["alert"],
+            )
+        if options["alert"]:
+            return health.run_with_alert(alias)
+        return health.run(alias)

@@ -1,0 +1,219 @@
+"""db_health on any database (SQLite or PostgreSQL): metrics, thresholds, container, command."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+
+from railops_django import health, platform
+from railops_django.db.health import Measurement, masked_query
+from railops_django.health import container
+from railops_django.health.metrics import evaluate, grade
+from railops_django.report import Severity
+from tests.utils import run_command
+
+from .conftest import db_alias, finding
+
+
+def test_grade__higher_is_worse_and_lower_is_worse():
+    assert grade(79.9, "connections_pct")[0] is Severity.OK
+    assert grade(80, "connections_pct")[0] is Severity.WARNING
+    assert grade(95, "connections_pct")[0] is Severity.CRITICAL
+    assert grade(99.5, "cache_hit_ratio_pct")[0] is Severity.OK
+    assert grade(98, "cache_hit_ratio_pct")[0] is Severity.WARNING
+    assert grade(90, "cache_hit_ratio_pct")[0] is Severity.CRITICAL
+    assert grade(None, "query_seconds")[0] is Severity.OK
+
+
+def test_evaluate__finding_carries_value_threshold_unit_and_fix():
+    f, row = evaluate(
+        Measurement(
+            "pg.long_query", "Longest running query", 6.5, "s", "query_seconds", fix="cancel it"
+        )
+    )
+    assert f.id == "health.pg.long_query" and f.severity is Severity.CRITICAL
+    assert f.data["value"] == 6.5 and f.data["threshold"] == [1, 5] and f.data["unit"] == "s"
+    assert "critical ≥ 5 s" in f.title and f.fix == "cancel it"
+    assert row == {
+        "name": "railops_pg_long_query",
+        "value": 6.5,
+        "unit": "s",
+        "warning": 1,
+        "critical": 5,
+        "severity": "critical",
+        "labels": {},
+    }
+
+
+@override_settings(RAILOPS={"THRESHOLDS": {"query_seconds": [10, 20]}})
+def test_evaluate__railops_thresholds_override_the_defaults():
+    f, _ = evaluate(
+        Measurement("pg.long_query", "Longest running query", 6.5, "s", "query_seconds")
+    )
+    assert f.severity is Severity.OK and f.data["threshold"] == [10, 20]
+
+
+def test_masked_query__literals_hidden_secrets_masked_truncated():
+    text = (
+        "UPDATE users SET password = 'hunter2-secret' WHERE dsn = 'postgres://a:pw1234@h/db' "
+        + "x" * 400
+    )
+    out = masked_query(text)
+    assert "hunter2" not in out and "pw1234" not in out
+    assert len(out) <= 200 and out.endswith("…")
+
+
+@pytest.mark.django_db
+def test_run__every_metric_has_value_threshold_severity_and_fix():
+    report = health.run("default")
+    metric_findings = [f for f in report.findings if "threshold" in f.data]
+    assert len(metric_findings) >= 8
+    for f in metric_findings:
+        assert {"value", "threshold", "unit"} <= set(f.data) and f.fix, f.id
+    ids = {f.id for f in report.findings}
+    assert {"health.db.latency", "health.container.memory", "health.container.cpu"} <= ids
+    assert any(i.startswith("health.container.disk.") for i in ids)
+    names = {m["name"] for m in report.extras["metrics"]}
+    assert "railops_db_latency" in names and "railops_container_memory" in names
+    assert report.extras["cost"]["queries"] > 0
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_sqlite__wal_file_and_freelist_and_journal_mode(tmp_path):
+    path = tmp_path / "app.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, t TEXT)")
+    raw.executemany("INSERT INTO big (t) VALUES (?)", [("x" * 1000,)] * 400)
+    raw.commit()
+    raw.execute("DELETE FROM big WHERE id > 100")
+    raw.commit()
+    try:
+        with db_alias("health_sqlite", NAME=str(path)) as alias:
+            report = health.run(alias, include_container=False)
+    finally:
+        raw.close()
+    assert finding(report, "health.sqlite.quick_check").severity is Severity.OK
+    assert finding(report, "health.sqlite.journal_mode").data["journal_mode"] == "wal"
+    assert finding(report, "health.sqlite.wal_size").data["value"] > 0
+    free = finding(report, "health.sqlite.freelist")
+    assert free.data["value"] > 25 and free.severity >= Severity.WARNING, free.title
+    assert report.extras["largest_tables"][0]["table"] == "big"
+
+
+@pytest.mark.sqlite
+@pytest.mark.django_db
+def test_sqlite__damaged_file__quick_check_critical(tmp_path):
+    path = tmp_path / "bad.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    raw.execute("CREATE INDEX t_v ON t (v)")
+    raw.executemany("INSERT INTO t (v) VALUES (?)", [(f"value-{i}" * 20,) for i in range(2000)])
+    raw.commit()
+    raw.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for offset in range(page * 3, len(data) - page, page * 4):  # scribble over b-tree pages
+        data[offset + 8 : offset + 64] = b"\xff" * 56
+    path.write_bytes(bytes(data))
+    with db_alias("health_bad", NAME=str(path)) as alias:
+        report = health.run(alias, include_container=False)
+    check = finding(report, "health.sqlite.quick_check")
+    assert check.severity is Severity.CRITICAL and "restore" in check.fix
+
+
+def _cgroup_v2(root: Path, limit: int, usage: int) -> Path:
+    (root / "cgroup.controllers").write_text("cpu memory\n")
+    (root / "memory.max").write_text(f"{limit}\n")
+    (root / "memory.current").write_text(f"{usage}\n")
+    (root / "memory.stat").write_text("inactive_file 0\n")
+    (root / "cpu.max").write_text("100000 100000\n")
+    (root / "cpu.stat").write_text("usage_usec 1000\n")
+    return root
+
+
+def test_container__memory_against_the_cgroup_limit_not_the_host(tmp_path, settings):
+    settings.RAILOPS = {"BACKUP_DIR": str(tmp_path / "backups")}
+    root = _cgroup_v2(tmp_path, limit=512 * 1_048_576, usage=480 * 1_048_576)
+    res = platform.resources(cgroup_root=root, proc_self_cgroup=tmp_path / "none")
+    measured = {m.id: m for m in container.measure([], resources=res, cpu=(10.0, "cgroup"))}
+    memory, _ = evaluate(measured["container.memory"])
+    assert memory.severity is Severity.CRITICAL and memory.data["value"] == 93.8
+    assert "512 MiB" in memory.detail and "container's limit" in memory.detail
+    disk, _ = evaluate(measured["container.disk.backups"])
+    assert disk.data["threshold"] == [80, 90] and str(tmp_path) in disk.data["path"]
+
+
+def test_container__cpu_from_cgroup_usage_delta(tmp_path):
+    root = _cgroup_v2(tmp_path, limit=1 << 30, usage=1 << 20)
+    stat = tmp_path / "cpu.stat"
+
+    def advance():  # the cgroup used 0.2 s of CPU during the sample
+        import time
+
+        time.sleep(0.05)
+        stat.write_text("usage_usec 201000\n")
+
+    import threading
+
+    t = threading.Thread(target=advance)
+    t.start()
+    pct, source = container.cpu_pct(
+        1.0, cgroup_root=root, proc_self_cgroup=tmp_path / "x", sample_s=0.25
+    )
+    t.join()
+    assert source == "cgroup" and 60 <= pct <= 85
+
+
+@pytest.mark.django_db
+def test_command__json_has_findings_metrics_and_exit_code():
+    out, _err, code = run_command("db_health", "--format", "json")
+    data = json.loads(out)
+    assert data["command"] == "db_health" and code == data["exit_code"] in (0, 1, 2)
+    assert isinstance(data["findings"], list) and data["metrics"] and data["cost"]["queries"] > 0
+
+
+OM_LINE = re.compile(
+    r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.e+-]+$'
+)
+
+
+@pytest.mark.django_db
+def test_command__openmetrics_is_scrapable():
+    out, _err, _code = run_command("db_health", "--format", "openmetrics")
+    lines = out.splitlines()
+    assert lines[-1] == "# EOF"
+    samples = [line for line in lines if not line.startswith("#")]
+    assert all(OM_LINE.match(line) for line in samples), [
+        s for s in samples if not OM_LINE.match(s)
+    ]
+    assert any(line.startswith('railops_status{command="db_health"}') for line in samples)
+    assert any(line.startswith("railops_db_latency ") for line in samples)
+    assert 'railops_container_memory_threshold{level="critical"} 90' in samples
+
+
+@pytest.mark.django_db
+def test_command__alert_without_webhook__exit_3_with_the_setting_to_set(monkeypatch):
+    monkeypatch.delenv("RAILOPS_ALERT_WEBHOOK_URL", raising=False)
+    out, err, code = run_command("db_health", "--alert")
+    assert code == 3 and "RAILOPS_ALERT_WEBHOOK_URL" in err and not out
+
+
+@pytest.mark.django_db
+def test_command__watch_below_one_second__exit_3():
+    _out, _err, code = run_command("db_health", "--watch", "0.1")
+    assert code == 3
+
+
+def test_container__cpu_saturated_sample__at_most_a_warning(tmp_path):
+    root = _cgroup_v2(tmp_path, limit=1 << 30, usage=1 << 20)
+    res = platform.resources(cgroup_root=root, proc_self_cgroup=tmp_path / "none")
+    measured = {m.id: m for m in container.measure([], resources=res, cpu=(100.0, "cgroup"))}
+    cpu, _ = evaluate(measured["container.cpu"])
+    assert cpu.severity is Severity.WARNING and cpu.data["threshold"] == [80, 95]
