@@ -667,15 +667,19 @@ def lint(
     ex: MigrationExecutor,
     vendor: str,
     allow: set[str],
+    state: ProjectState | None = None,
 ) -> LintResult:
-    """Lint the forward steps of a plan (a backwards plan is not linted: its risk is data loss)."""
+    """Lint the forward steps of a plan (a backwards plan is not linted: its risk is data loss).
+
+    ``state`` is the project state before the plan (default: every applied migration).
+    """
     result = LintResult()
     connection = connections[alias]
     result.skipped_rules = sorted(r.id for r in RULES.values() if vendor not in r.vendors)
     forward = [s for s in steps if not s.backwards]
     if not forward:
         return result
-    op_state = ex._create_project_state(with_applied_migrations=True)
+    op_state = state or ex._create_project_state(with_applied_migrations=True)
     sql_state = op_state.clone()
     for step in forward:
         migration = step.migration
