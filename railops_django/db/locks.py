@@ -86,7 +86,9 @@ def pg_conninfo(alias: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _pg_lock(alias: str, wait_s: float, on_wait: Callable[[float], None] | None) -> Iterator[HeldLock]:
+def _pg_lock(
+    alias: str, wait_s: float, on_wait: Callable[[float], None] | None
+) -> Iterator[HeldLock]:
     import psycopg
 
     params = pg_conninfo(alias)

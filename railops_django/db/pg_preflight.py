@@ -81,7 +81,7 @@ def _invalid_indexes(cursor: Any, tables: list[str]) -> list[dict[str, str]]:
 
 def _has_nulls(connection: Any, cursor: Any, table: str, column: str) -> bool:
     cursor.execute(
-        f"SELECT 1 FROM {_quote(connection, table)} "  # noqa: S608 (quoted identifiers)
+        f"SELECT 1 FROM {_quote(connection, table)} "
         f"WHERE {_quote(connection, column)} IS NULL LIMIT 1"
     )
     return cursor.fetchone() is not None
@@ -91,7 +91,7 @@ def _has_duplicates(connection: Any, cursor: Any, table: str, columns: tuple[str
     cols = ", ".join(_quote(connection, c) for c in columns)
     not_null = " AND ".join(f"{_quote(connection, c)} IS NOT NULL" for c in columns)
     cursor.execute(
-        f"SELECT 1 FROM {_quote(connection, table)} WHERE {not_null} "  # noqa: S608
+        f"SELECT 1 FROM {_quote(connection, table)} WHERE {not_null} "
         f"GROUP BY {cols} HAVING count(*) > 1 LIMIT 1"
     )
     return cursor.fetchone() is not None

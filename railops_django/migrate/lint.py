@@ -9,6 +9,7 @@ A rule stays quiet for a table created earlier in the same plan: nothing reads i
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import sys
@@ -203,10 +204,8 @@ def _imports_models_directly(code: Any) -> str | None:
         source = inspect.getsource(module) if module is not None else ""
     except (OSError, TypeError):
         source = ""
-    try:
+    with contextlib.suppress(OSError, TypeError):  # a builtin or a lambda in a REPL
         source += "\n" + inspect.getsource(code)
-    except (OSError, TypeError):
-        pass
     app_modules = {cfg.name for cfg in global_apps.get_app_configs()}
     app_labels = {cfg.label for cfg in global_apps.get_app_configs()}
     for match in _DIRECT_MODEL_IMPORT.finditer(source):
@@ -291,7 +290,7 @@ class _MigrationLinter:
         if self.existing(table):
             self.result.touches.append(Touch(table, self.key, kind, tuple(columns)))
 
-    def operation(self, op: Operation, state: ProjectState) -> None:  # noqa: C901
+    def operation(self, op: Operation, state: ProjectState) -> None:
         app = self.app_label
         if isinstance(op, ops.CreateModel):
             table = str(op.options.get("db_table") or f"{app}_{op.name_lower}")
@@ -383,7 +382,11 @@ class _MigrationLinter:
                 self.touch(table, "alter")
         elif isinstance(op, ops.AlterUniqueTogether) and table:
             model_state = state.models.get((app, op.name_lower))
-            before = {tuple(x) for x in (model_state.options.get("unique_together") or ())} if model_state else set()
+            before = (
+                {tuple(x) for x in (model_state.options.get("unique_together") or ())}
+                if model_state
+                else set()
+            )
             for together in {tuple(x) for x in (op.option_value or ())} - before:
                 columns = [
                     _column(_field(state, app, op.name, f), f)
@@ -433,7 +436,9 @@ class _MigrationLinter:
         elif fld.db_index or (fld.is_relation and getattr(fld, "db_index", True)):
             self.hit("add_index", table, column, detail=f"{op.describe()} (index on {column}).")
         if fld.is_relation and getattr(fld, "db_constraint", False):
-            self.hit("fk_or_check_validated", table, column, detail=f"{op.describe()} (FOREIGN KEY).")
+            self.hit(
+                "fk_or_check_validated", table, column, detail=f"{op.describe()} (FOREIGN KEY)."
+            )
         self.touch(table, "alter", column)
 
     def _alter_field(self, op: ops.AlterField, state: ProjectState, table: str) -> None:
@@ -463,7 +468,9 @@ class _MigrationLinter:
         elif old.db_index and not new.db_index and not old.unique:
             self.hit("remove_index", table, column, detail=f"{op.describe()}: db_index=False.")
         if new.is_relation and not old.is_relation and getattr(new, "db_constraint", False):
-            self.hit("fk_or_check_validated", table, column, detail=f"{op.describe()} (FOREIGN KEY).")
+            self.hit(
+                "fk_or_check_validated", table, column, detail=f"{op.describe()} (FOREIGN KEY)."
+            )
         self.touch(table, "alter", column)
 
     def finish(self, unknown_sql: list[str]) -> None:
@@ -516,7 +523,11 @@ class _MigrationLinter:
                     continue
                 if (rule_id, table) in seen:
                     continue
-                if rule_id != "concurrently_in_atomic" and table is not None and not self.existing(table):
+                if (
+                    rule_id != "concurrently_in_atomic"
+                    and table is not None
+                    and not self.existing(table)
+                ):
                     continue
                 seen.add((rule_id, table))
                 self.hits.append(
@@ -545,15 +556,32 @@ def _name(match: re.Match[str], first: int) -> str:
 
 
 SQL_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("create_table", re.compile(r"^\s*CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF NOT EXISTS\s+)?" + _IDENT, re.I)),
-    ("add_index", re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)(?:IF NOT EXISTS\s+)?[\"\w$]+\s+ON\s+(?:ONLY\s+)?" + _IDENT, re.I)),
+    (
+        "create_table",
+        re.compile(r"^\s*CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF NOT EXISTS\s+)?" + _IDENT, re.I),
+    ),
+    (
+        "add_index",
+        re.compile(
+            r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)(?:IF NOT EXISTS\s+)?"
+            r"[\"\w$]+\s+ON\s+(?:ONLY\s+)?" + _IDENT,
+            re.I,
+        ),
+    ),
     ("remove_index", re.compile(r"^\s*DROP\s+INDEX\s+(?!CONCURRENTLY)", re.I)),
     ("concurrently_in_atomic", re.compile(r"\bINDEX\s+CONCURRENTLY\b", re.I)),
-    ("alter_table", re.compile(r"^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(?:IF EXISTS\s+)?" + _IDENT, re.I)),
+    (
+        "alter_table",
+        re.compile(r"^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(?:IF EXISTS\s+)?" + _IDENT, re.I),
+    ),
     ("drop_table", re.compile(r"^\s*DROP\s+TABLE\s+(?:IF EXISTS\s+)?" + _IDENT, re.I)),
 ]
-_ADD_COLUMN = re.compile(r"ADD\s+(?:COLUMN\s+)?(?:IF NOT EXISTS\s+)?\"?([\w$]+)\"?\s+([^,;]*)", re.I)
-_COLUMN_ACTION = re.compile(r"ALTER\s+(?:COLUMN\s+)?\"?([\w$]+)\"?\s+(SET NOT NULL|TYPE|SET DATA TYPE)", re.I)
+_ADD_COLUMN = re.compile(
+    r"ADD\s+(?:COLUMN\s+)?(?:IF NOT EXISTS\s+)?\"?([\w$]+)\"?\s+([^,;]*)", re.I
+)
+_COLUMN_ACTION = re.compile(
+    r"ALTER\s+(?:COLUMN\s+)?\"?([\w$]+)\"?\s+(SET NOT NULL|TYPE|SET DATA TYPE)", re.I
+)
 
 
 def _sql_text(sql: Any) -> str:
@@ -609,9 +637,15 @@ def _alter_table_hits(text: str, table: str) -> list[tuple[str, str | None, str 
             out.append(("set_not_null", table, match[1]))
         else:
             out.append(("unsafe_type_change", table, match[1]))
-    if re.search(r"ADD\s+CONSTRAINT\s+\S+\s+(FOREIGN KEY|CHECK)\b", text, re.I) and "NOT VALID" not in upper:
+    if (
+        re.search(r"ADD\s+CONSTRAINT\s+\S+\s+(FOREIGN KEY|CHECK)\b", text, re.I)
+        and "NOT VALID" not in upper
+    ):
         out.append(("fk_or_check_validated", table, None))
-    if re.search(r"ADD\s+(CONSTRAINT\s+\S+\s+)?UNIQUE\b", text, re.I) and "USING INDEX" not in upper:
+    if (
+        re.search(r"ADD\s+(CONSTRAINT\s+\S+\s+)?UNIQUE\b", text, re.I)
+        and "USING INDEX" not in upper
+    ):
         out.append(("add_unique", table, None))
     rename_col = re.search(r"RENAME\s+(?:COLUMN\s+)?\"?([\w$]+)\"?\s+TO\b", text, re.I)
     if rename_col and rename_col[1].upper() != "TO":
@@ -619,7 +653,14 @@ def _alter_table_hits(text: str, table: str) -> list[tuple[str, str | None, str 
     elif re.search(r"\bRENAME\s+TO\b", text, re.I):
         out.append(("rename_table", table, None))
     drop = re.search(r"DROP\s+(?:COLUMN\s+)?(?:IF EXISTS\s+)?\"?([\w$]+)\"?", text, re.I)
-    if drop and drop[1].upper() not in ("CONSTRAINT", "NOT", "DEFAULT", "INDEX", "IDENTITY", "EXPRESSION"):
+    if drop and drop[1].upper() not in (
+        "CONSTRAINT",
+        "NOT",
+        "DEFAULT",
+        "INDEX",
+        "IDENTITY",
+        "EXPRESSION",
+    ):
         out.append(("drop_column", table, drop[1]))
     return out
 

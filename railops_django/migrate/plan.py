@@ -50,7 +50,9 @@ def executor(alias: str) -> MigrationExecutor:
 def check_conflicts(loader: MigrationLoader) -> None:
     conflicts = loader.detect_conflicts()
     if conflicts:
-        names = "; ".join(f"{app}: {', '.join(sorted(leaves))}" for app, leaves in conflicts.items())
+        names = "; ".join(
+            f"{app}: {', '.join(sorted(leaves))}" for app, leaves in conflicts.items()
+        )
         raise CannotRun(
             f"conflicting migrations (more than one leaf) in {names}: "
             "run 'python manage.py makemigrations --merge' and commit the merge migration"

@@ -181,8 +181,7 @@ RULES: dict[str, Rule] = {
             "RunPython without reverse_code",
             "The migration cannot be unapplied: a failed deploy cannot be rolled back with "
             "'migrate'.",
-            "Give RunPython a reverse_code (migrations.RunPython.noop when nothing needs "
-            "undoing).",
+            "Give RunPython a reverse_code (migrations.RunPython.noop when nothing needs undoing).",
             blocking=False,
             rank=30,
         ),

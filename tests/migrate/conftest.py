@@ -61,6 +61,8 @@ def schema_dump() -> str:
             ).stdout
             # pg_dump 15.14+ wraps the dump in \restrict KEY ... \unrestrict KEY, a random key.
             schema = "\n".join(
-                line for line in schema.splitlines() if not line.startswith(("\\restrict", "\\unrestrict"))
+                line
+                for line in schema.splitlines()
+                if not line.startswith(("\\restrict", "\\unrestrict"))
             )
     return schema + "\n" + json.dumps(rows)

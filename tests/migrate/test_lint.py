@@ -139,9 +139,7 @@ def test_lint__tables_created_in_the_same_plan__table_rules_stay_quiet(lintcases
     result = _lint(lintcases, "0001_initial", "0033_allowed_by_attribute")
     assert not (_rules(result) & TABLE_RULES), [h.as_dict() for h in result.hits]
     # Rules that do not depend on a table still fire in the same plan.
-    assert {"runsql_no_reverse", "runpython_no_reverse", "concurrently_in_atomic"} <= _rules(
-        result
-    )
+    assert {"runsql_no_reverse", "runpython_no_reverse", "concurrently_in_atomic"} <= _rules(result)
 
 
 @pytest.mark.postgres

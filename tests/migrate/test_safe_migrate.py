@@ -101,7 +101,7 @@ def test_dry_run__schema_and_django_migrations_identical(migrate_apps, tmp_path)
 
 def test_conflicting_leaves__exit_3_with_merge_hint(migrate_apps):
     migrate_apps("conflict")
-    out, err, code = run_command("safe_migrate", "--noinput")
+    _, err, code = run_command("safe_migrate", "--noinput")
     assert code == 3
     assert "makemigrations --merge" in err and "conflict" in err
 

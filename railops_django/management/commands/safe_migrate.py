@@ -26,7 +26,9 @@ class Command(RailopsCommand):
             "--dry-run", action="store_true", help="Plan, SQL, lint, pre-flight; change nothing."
         )
         parser.add_argument(
-            "--force", action="store_true", help="Run the whole pipeline even if nothing is pending."
+            "--force",
+            action="store_true",
+            help="Run the whole pipeline even if nothing is pending.",
         )
         parser.add_argument("--no-backup", action="store_true", help="Skip the backup.")
         parser.add_argument(
@@ -43,7 +45,10 @@ class Command(RailopsCommand):
         parser.add_argument("--statement-timeout", type=int, metavar="MS", help="Default 0 (off).")
         parser.add_argument("--retries", type=int, metavar="N", help="Default 5.")
         parser.add_argument(
-            "--noinput", "--no-input", action="store_false", dest="interactive",
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
             help="Never prompt.",
         )
 
