@@ -59,16 +59,16 @@ def _lock_key(dbname: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def pg_conninfo(alias: str) -> dict[str, Any]:
+def pg_conninfo(alias: str, unpooled: bool = True) -> dict[str, Any]:
     """Keyword arguments for a direct psycopg connection to ``alias``.
 
     ``DATABASE_UNPOOLED_URL`` (Railway's and Neon's name for the direct URL) wins for the
     default alias, so the session lock is not taken through a transaction pooler.
     """
-    unpooled = os.environ.get("DATABASE_UNPOOLED_URL", "")
+    url = os.environ.get("DATABASE_UNPOOLED_URL", "")
     timeout = max(1, round(conf.get("CONNECT_TIMEOUT")))
-    if alias == "default" and unpooled:
-        return {"conninfo": unpooled, "connect_timeout": timeout}
+    if alias == "default" and url and unpooled:
+        return {"conninfo": url, "connect_timeout": timeout}
     sd = connections[alias].settings_dict
     params: dict[str, Any] = {
         "dbname": sd.get("NAME") or "postgres",
@@ -94,8 +94,23 @@ def _pg_lock(
     params = pg_conninfo(alias)
     conninfo = params.pop("conninfo", "")
     conn = psycopg.connect(conninfo, autocommit=True, application_name=LOCK_NAME, **params)
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        expected = cursor.fetchone()[0]
+    dbname = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+    if conninfo and dbname != expected:
+        # DATABASE_UNPOOLED_URL names another database: a lock there would not serialize.
+        logger.warning(
+            "DATABASE_UNPOOLED_URL points at %s, not %s: locking through %r's settings",
+            dbname,
+            expected,
+            alias,
+        )
+        conn.close()
+        params = pg_conninfo(alias, unpooled=False)
+        conn = psycopg.connect(autocommit=True, application_name=LOCK_NAME, **params)
+        dbname = expected
     try:
-        dbname = conn.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         key = _lock_key(dbname)
         held = HeldLock("pg_advisory_lock", f"{dbname} key {key}")
         started = time.monotonic()
