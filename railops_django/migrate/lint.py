@@ -737,7 +737,7 @@ def lint(
                 ops_sql = list(editor.collected_sql)
             deferred = editor.collected_sql[len(ops_sql) :]
             statements = _split_by_operation(ops_sql, migration)
-            result.sql[step.key] = [*ops_sql, *deferred]
+            result.sql[step.key] = [line for line in [*ops_sql, *deferred] if line != "--"]
         except Exception as exc:  # best effort, as sqlmigrate: introspection may need the table
             logger.info("no SQL for %s: %s", step.key, exc)
             result.sql[step.key] = [f"-- SQL not available: {exc}"]
@@ -769,7 +769,7 @@ def _reverse_sql(connection: Any, migration: Migration, pre: ProjectState) -> li
     try:
         with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
             migration.unapply(pre, editor, collect_sql=True)
-        return list(editor.collected_sql)
+        return [line for line in editor.collected_sql if line != "--"]
     except IrreversibleError as exc:
         return f"irreversible: {exc}"
     except Exception as exc:  # best effort, as sqlmigrate --backwards

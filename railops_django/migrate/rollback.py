@@ -63,9 +63,8 @@ def build(
                 "app": step.app_label,
                 "migration": step.name,
                 "reversible": not _irreversible(step),
-                "irreversible_operations": _irreversible(step),
-                "data_loss": _data_loss(step),
-                "reverse_sql": reverse_sql.get(step.key, []),
+                "irreversible_operations": "; ".join(_irreversible(step)),
+                "data_loss": "; ".join(_data_loss(step)),
             }
         )
     irreversible = [f"{r['app']}.{r['migration']}" for r in reverse if not r["reversible"]]
@@ -77,6 +76,10 @@ def build(
         "irreversible": irreversible,
         "loses_data": [f"{r['app']}.{r['migration']}" for r in reverse if r["data_loss"]],
         "steps": reverse,
+        "reverse_sql": {
+            f"{r['app']}.{r['migration']}": reverse_sql.get(f"{r['app']}.{r['migration']}", [])
+            for r in reverse
+        },
         "backup": backup,
     }
 
