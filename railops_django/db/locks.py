@@ -36,6 +36,10 @@ class LockTimeout(Exception):
     """Another process held the migration lock for longer than MIGRATION_LOCK_WAIT."""
 
 
+class LockConnectionError(Exception):
+    """The dedicated lock connection could not be opened; ``__cause__`` is the driver error."""
+
+
 @dataclass
 class HeldLock:
     kind: str
@@ -93,7 +97,11 @@ def _pg_lock(
 
     params = pg_conninfo(alias)
     conninfo = params.pop("conninfo", "")
-    conn = psycopg.connect(conninfo, autocommit=True, application_name=LOCK_NAME, **params)
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True, application_name=LOCK_NAME, **params)
+    except psycopg.Error as exc:
+        source = "DATABASE_UNPOOLED_URL" if conninfo else f"DATABASES[{alias!r}]"
+        raise LockConnectionError(f"the lock connection through {source} failed") from exc
     with connections[alias].cursor() as cursor:
         cursor.execute("SELECT current_database()")
         expected = cursor.fetchone()[0]

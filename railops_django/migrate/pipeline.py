@@ -3,6 +3,7 @@ apply, and post-check. Every step adds findings to one Report."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -112,6 +113,20 @@ def run(
                 interactive=interactive,
                 **settings,
             )
+    except locks.LockConnectionError as exc:
+        cause = exc.__cause__ or exc
+        finding = dbconn.failure_finding(alias, cause, "migrate.lock")
+        report.findings.append(
+            Finding(
+                finding.id,
+                finding.severity,
+                f"Cannot take the migration lock: {exc}",
+                finding.detail,
+                finding.fix,
+                finding.rank,
+                finding.data,
+            )
+        )
     except locks.LockTimeout as exc:
         report.add(
             "migrate.lock.timeout",
@@ -189,19 +204,38 @@ def _locked_pipeline(
         return
 
     if dry_run:
+        if schema_only_backup:  # asked for explicitly: a schema-only copy is cheap and harmless
+            plan["backup"] = _backup(report, alias, True, True)
         report.extras["sql"] = result.sql
         names = ", ".join(s.key for s in steps) or "nothing"
         report.add(
             "migrate.dry_run",
             Severity.INFO,
             f"Would apply {len(steps)} migration(s): {names}",
-            detail="Dry run: the lock was taken and released; nothing was applied and no "
-            "backup was written.",
+            detail="Dry run: the lock was taken and released and nothing was applied"
+            + (" (a schema-only backup was asked for)." if schema_only_backup else "; no backup."),
             fix="Run without --dry-run to apply.",
             rank=80,
         )
         _finish(report, timings, started)
         return
+
+    destructive = [h for h in result.hits if h.allowed_by and h.rule.id.startswith("drop_")]
+    if (
+        interactive
+        and destructive
+        and not _confirm(
+            "This plan drops "
+            + ", ".join(
+                sorted({".".join(p for p in (h.table, h.column) if p) for h in destructive})
+            )
+            + ". Continue?"
+        )
+    ):
+        raise CannotRun(
+            "cancelled at the prompt, nothing was applied: run again and answer y, "
+            "or pass --noinput"
+        )
 
     mark = time.monotonic()
     backup_name = _backup(report, alias, backup, schema_only_backup)
@@ -247,6 +281,15 @@ def _locked_pipeline(
         rank=80,
     )
     _finish(report, timings, started)
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; without one (a Railway pre-deploy command) there is nobody to ask."""
+    if not sys.stdin.isatty():
+        return True
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _finish(report: Report, timings: dict[str, float], started: float) -> None:
@@ -423,16 +466,24 @@ def _on_failure(
     failed = applied.failed
     assert failed is not None
     done = [r.step for r in applied.applied]
-    gave_up = failed.waits and failed.attempts > retries
+    gave_up = bool(failed.waits) and failed.attempts > retries
+    timed_out = "statement timeout" in (failed.error or "").lower()
     report.add(
         "migrate.apply.failed",
         Severity.CRITICAL,
         f"{failed.step.key} failed" + (" (lock timeout, retries exhausted)" if gave_up else ""),
         detail=failed.error or "",
-        fix="Read the error; fix the migration and deploy again."
-        if not gave_up
-        else f"A session kept its lock past {retries} retries of {lock_timeout_ms} ms: "
-        "find it with db_health and end it, or retry in a quieter moment.",
+        fix=(
+            f"A session kept its lock past {retries} retries of {lock_timeout_ms} ms: "
+            "find it with db_health and end it, or retry in a quieter moment."
+        )
+        if gave_up
+        else (
+            "A statement ran past --statement-timeout: raise it for this migration, or make "
+            "the step cheaper (batches, CONCURRENTLY)."
+        )
+        if timed_out
+        else "Read the error; fix the migration and deploy again.",
         rank=0,
         migration=failed.step.key,
     )

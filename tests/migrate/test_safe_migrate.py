@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 
 import pytest
@@ -184,4 +183,47 @@ def test_bad_option__negative_retries__exit_3(migrate_apps):
 def test_sqlite_lock__file_next_to_the_database(migrate_apps):
     path = locks.sqlite_lock_path("default")
     assert str(path).startswith(str(connections["default"].settings_dict["NAME"]))
-    assert not os.environ.get("DATABASE_UNPOOLED_URL") or True
+
+
+def test_failure_after_irreversible_step__names_the_state_and_the_way_back(migrate_apps):
+    migrate_apps("fail_c")
+    try:
+        out, err, code = run_command(
+            "safe_migrate", "--noinput", "--no-backup", "--statement-timeout", "200"
+        )
+        assert code == 2, out + err
+        assert "[migrate.rollback.manual]" in out and "NOT at its pre-run state" in out
+        assert "Irreversible in this run: fail_c.0001_initial" in out
+        assert "python manage.py migrate fail_c zero" in out
+        assert migrate.current_state()["fail_c"] == "0001_initial"
+        if connections["default"].vendor == "postgresql":
+            assert "statement timeout" in out and "--statement-timeout" in out
+    finally:
+        call_command("migrate", "fail_c", "zero", fake=True, verbosity=0)
+        with connections["default"].cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS fail_c_gamma")
+
+
+def test_interactive_without_terminal__does_not_block(migrate_apps, monkeypatch):
+    from railops_django.migrate import pipeline
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert pipeline._confirm("Continue?") is True
+
+
+@pytest.mark.postgres
+def test_lock_connection_fails__classified_finding_exit_2(migrate_apps, monkeypatch):
+    migrate_apps("fail_a")
+    monkeypatch.setenv("DATABASE_UNPOOLED_URL", "postgres://postgres@127.0.0.1:1/nowhere")
+    out, _, code = run_command("safe_migrate", "--noinput", "--format", "json")
+    payload = _json(out)
+    assert code == 2
+    assert "migrate.lock.connect.refused" in _ids(payload)
+    assert migrate.current_state()["fail_a"] == "zero"
+
+
+@pytest.mark.postgres
+def test_unpooled_url_names_another_database__locks_the_right_one(migrate_apps, monkeypatch):
+    monkeypatch.setenv("DATABASE_UNPOOLED_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    with locks.migration_lock("default", wait_s=1) as held:
+        assert held.target.startswith(connections["default"].settings_dict["NAME"] + " ")
