@@ -26,7 +26,7 @@ from django.db.migrations.state import ProjectState
 
 from ..redact import logger
 from ..report import Finding, Severity
-from .plan import Step
+from .plan import Step, applied_state
 from .rules import ALLOW_ATTRIBUTE, RULES, Rule
 
 BIG_TABLE_ROWS = 1_000_000
@@ -293,9 +293,9 @@ class _MigrationLinter:
     def operation(self, op: Operation, state: ProjectState) -> None:
         app = self.app_label
         if isinstance(op, ops.CreateModel):
-            table = str(op.options.get("db_table") or f"{app}_{op.name_lower}")
-            self.result.created_tables.add(table)
-            self.additive_tables.add(table)
+            created = str(op.options.get("db_table") or f"{app}_{op.name_lower}")
+            self.result.created_tables.add(created)
+            self.additive_tables.add(created)
             return
         if isinstance(op, ops.SeparateDatabaseAndState):
             scratch = state.clone()
@@ -304,7 +304,9 @@ class _MigrationLinter:
                 inner.state_forwards(app, scratch)
             return
         model_name = getattr(op, "model_name", None) or getattr(op, "name", None)
-        table = _table(state, app, model_name) if isinstance(model_name, str) else None
+        table: str | None = None
+        if isinstance(model_name, str):
+            table = _table(state, app, model_name)
         if isinstance(op, SCHEMA_OPS) and table:
             self.schema_tables.add(table)
             if isinstance(op, ADDITIVE):
@@ -433,7 +435,9 @@ class _MigrationLinter:
             self.hit("volatile_default", table, column, detail=f"{op.describe()}.")
         if fld.unique and not fld.primary_key:
             self.hit("add_unique", table, column, detail=f"{op.describe()} (unique=True).")
-        elif fld.db_index or (fld.is_relation and getattr(fld, "db_index", True)):
+        elif getattr(fld, "db_index", False) or (
+            fld.is_relation and getattr(fld, "db_index", True)
+        ):
             self.hit("add_index", table, column, detail=f"{op.describe()} (index on {column}).")
         if fld.is_relation and getattr(fld, "db_constraint", False):
             self.hit(
@@ -463,9 +467,17 @@ class _MigrationLinter:
         if new.unique and not old.unique and not new.primary_key:
             self.hit("add_unique", table, column, detail=f"{op.describe()}: unique=True.")
             self.touch(table, "add_unique", column)
-        elif new.db_index and not old.db_index and not new.unique:
+        elif (
+            getattr(new, "db_index", False)
+            and not getattr(old, "db_index", False)
+            and not new.unique
+        ):
             self.hit("add_index", table, column, detail=f"{op.describe()}: db_index=True.")
-        elif old.db_index and not new.db_index and not old.unique:
+        elif (
+            getattr(old, "db_index", False)
+            and not getattr(new, "db_index", False)
+            and not old.unique
+        ):
             self.hit("remove_index", table, column, detail=f"{op.describe()}: db_index=False.")
         if new.is_relation and not old.is_relation and getattr(new, "db_constraint", False):
             self.hit(
@@ -720,7 +732,7 @@ def lint(
     forward = [s for s in steps if not s.backwards]
     if not forward:
         return result
-    op_state = state or ex._create_project_state(with_applied_migrations=True)
+    op_state = state or applied_state(ex)
     sql_state = op_state.clone()
     for step in forward:
         migration = step.migration

@@ -393,7 +393,7 @@ def _backup(report: Report, alias: str, wanted: bool, schema_only: bool) -> str 
         )
         return None
     try:
-        from railops_django.backup import create  # type: ignore[attr-defined]
+        from railops_django.backup import create  # type: ignore[attr-defined,import-not-found,unused-ignore]
     except ImportError:
         report.add(
             "migrate.backup.unavailable",
@@ -426,7 +426,7 @@ def _backup(report: Report, alias: str, wanted: bool, schema_only: bool) -> str 
 def _drift(alias: str, app_labels: list[str]) -> list[Finding] | None:
     """Schema drift on the touched apps; None when the schema module is not available."""
     try:
-        from railops_django.db.schema import drift  # type: ignore[import-not-found]
+        from railops_django.db.schema import drift  # type: ignore[attr-defined,import-not-found,unused-ignore]
     except ImportError:
         return None
     return list(drift(alias, app_labels=app_labels))

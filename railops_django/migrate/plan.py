@@ -10,6 +10,7 @@ from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
+from django.db.migrations.state import ProjectState
 
 from ..report import CannotRun
 
@@ -45,6 +46,11 @@ class Step:
 
 def executor(alias: str) -> MigrationExecutor:
     return MigrationExecutor(connections[alias])
+
+
+def applied_state(ex: MigrationExecutor) -> ProjectState:
+    """The project state of every applied migration, as ``migrate`` builds it before applying."""
+    return ex._create_project_state(with_applied_migrations=True)  # type: ignore[attr-defined,no-any-return,unused-ignore]
 
 
 def check_conflicts(loader: MigrationLoader) -> None:

@@ -15,7 +15,7 @@ from django.db.migrations.state import ProjectState
 from .. import redact
 from ..db import locks
 from ..redact import logger
-from .plan import ZERO, Step, executor
+from .plan import ZERO, Step, applied_state, executor
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
@@ -68,7 +68,7 @@ def _run_one(
     state: ProjectState | None,
 ) -> ProjectState:
     plan = [(step.migration, step.backwards)]
-    return ex.migrate(None, plan=plan, state=None if step.backwards else state)  # type: ignore[arg-type]
+    return ex.migrate(None, plan=plan, state=None if step.backwards else state)  # type: ignore[arg-type,unused-ignore]
 
 
 def apply(
@@ -94,7 +94,7 @@ def apply(
                 if step.backwards:
                     ex = executor(alias)  # unapplying reads the applied set: keep it fresh
                 elif state is None:
-                    state = ex._create_project_state(with_applied_migrations=True)
+                    state = applied_state(ex)
                 with locks.session_timeouts(alias, lock_timeout_ms, statement_timeout_ms):
                     state = _run_one(alias, step, ex, state)
                 outcome.status = "applied"
@@ -129,7 +129,7 @@ def apply(
 
 def pre_migrate(alias: str, steps: list[Step]) -> None:
     ex = executor(alias)
-    state = ex._create_project_state(with_applied_migrations=True)
+    state = applied_state(ex)
     emit_pre_migrate_signal(
         0, False, alias, apps=state.apps, plan=[(s.migration, s.backwards) for s in steps]
     )
@@ -138,7 +138,7 @@ def pre_migrate(alias: str, steps: list[Step]) -> None:
 def post_migrate(alias: str, steps: list[Step], state: ProjectState | None = None) -> None:
     """What ``migrate`` does last: content types, permissions and other post_migrate handlers."""
     if state is None:
-        state = executor(alias)._create_project_state(with_applied_migrations=True)
+        state = applied_state(executor(alias))
     state.clear_delayed_apps_cache()
     emit_post_migrate_signal(
         0, False, alias, apps=state.apps, plan=[(s.migration, s.backwards) for s in steps]
