@@ -105,6 +105,7 @@ def run(
                 vendor,
                 ex,
                 locked_steps,
+                target=(app_label, migration_name),
                 dry_run=dry_run,
                 force=force,
                 backup=backup,
@@ -147,6 +148,7 @@ def _locked_pipeline(
     ex: MigrationExecutor,
     steps: list[Step],
     *,
+    target: tuple[str | None, str | None],
     dry_run: bool,
     force: bool,
     backup: bool,
@@ -268,7 +270,7 @@ def _locked_pipeline(
 
     runner.post_migrate(alias, steps, applied.state)
     mark = time.monotonic()
-    _post_check(report, alias, steps, ex)
+    _post_check(report, alias, steps, target)
     timings["post_check_s"] = time.monotonic() - mark
     total_wait = sum(w["slept_s"] for r in applied.results for w in r.waits)
     report.add(
@@ -535,12 +537,10 @@ def _on_failure(
     )
 
 
-def _post_check(report: Report, alias: str, steps: list[Step], ex: MigrationExecutor) -> None:
-    left = [
-        s.key
-        for s in pending_migrations(executor(alias))
-        if s.key in {x.key for x in steps} or not steps
-    ]
+def _post_check(
+    report: Report, alias: str, steps: list[Step], target: tuple[str | None, str | None]
+) -> None:
+    left = [s.key for s in pending_migrations(executor(alias), *target)]
     if left:
         report.add(
             "migrate.postcheck.pending",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -147,8 +149,6 @@ def test_lock__second_holder_waits_for_the_first(migrate_apps):
     thread.start()
     try:
         threading.Timer(0.5, released.set).start()
-        import time
-
         time.sleep(0.1)
         with locks.migration_lock("default", wait_s=5) as held:
             assert held.waited_s >= 0.3 and held.attempts > 1
@@ -227,3 +227,111 @@ def test_unpooled_url_names_another_database__locks_the_right_one(migrate_apps, 
     monkeypatch.setenv("DATABASE_UNPOOLED_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     with locks.migration_lock("default", wait_s=1) as held:
         assert held.target.startswith(connections["default"].settings_dict["NAME"] + " ")
+
+
+def test_target_migration__applies_up_to_it_then_back_to_zero(migrate_apps):
+    migrate_apps("fail_a", "fail_b")
+    out, err, code = run_command("safe_migrate", "fail_b", "0001", "--noinput", "--format", "json")
+    assert code == 0, out + err
+    assert _json(out)["plan"]["by_app"] == {"fail_a": ["0001_initial"], "fail_b": ["0001_initial"]}
+    assert migrate.current_state()["fail_b"] == "0001_initial"
+    out, err, code = run_command("safe_migrate", "fail_b", "zero", "--noinput", "--format", "json")
+    payload = _json(out)
+    assert code == 0, out + err
+    assert [s["direction"] for s in payload["plan"]["steps"]] == ["backwards"]
+    assert migrate.current_state()["fail_b"] == "zero"
+    assert migrate.current_state()["fail_a"] == "0001_initial"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fail_b", "0009"], "no migration of fail_b matches '0009'"),
+        (["fail_b", "0"], "more than one migration of fail_b matches"),
+    ],
+)
+def test_bad_migration_name__exit_3(migrate_apps, args, message):
+    migrate_apps("fail_a", "fail_b")
+    _, err, code = run_command("safe_migrate", *args, "--noinput")
+    assert code == 3 and message in err
+
+
+def test_replica_waiting_for_the_lock__finds_the_work_done__exits_0(migrate_apps):
+    migrate_apps("fail_a")
+    holding, results = threading.Event(), {}
+
+    def first_replica() -> None:
+        with locks.migration_lock("default", wait_s=1):
+            holding.set()
+            time.sleep(0.5)  # the second replica is now polling for the lock
+            call_command("migrate", "fail_a", verbosity=0)
+        connections.close_all()
+
+    thread = threading.Thread(target=first_replica)
+    thread.start()
+    holding.wait(5)
+    try:
+        results["report"] = migrate.run("default", backup=False)
+    finally:
+        thread.join()
+    payload = results["report"].as_dict()
+    assert payload["exit_code"] == 0
+    assert "migrate.already_migrated" in _ids(payload)
+    assert payload["lock"]["waited_s"] > 0.2
+
+
+class _Made:
+    name = "default-20260101T000000Z-predeploy"
+
+
+def test_backup_module_present__backup_named_in_the_rollback_plan(migrate_apps, monkeypatch):
+    import types
+
+    calls = []
+    fake = types.ModuleType("railops_django.backup")
+    fake.create = lambda alias, tier, *, schema_only=False: (
+        calls.append((tier, schema_only)) or _Made()
+    )  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "railops_django.backup", fake)
+    migrate_apps("fail_a")
+    payload = migrate.run("default", schema_only_backup=True).as_dict()
+    assert payload["exit_code"] == 0
+    assert calls == [("predeploy", True)]
+    assert payload["rollback_plan"]["backup"] == _Made.name
+    assert "migrate.backup.created" in _ids(payload)
+
+
+def test_backup_fails__nothing_applied_exit_3(migrate_apps, monkeypatch):
+    import types
+
+    def broken(alias, tier, *, schema_only=False):
+        raise OSError("disk full")
+
+    fake = types.ModuleType("railops_django.backup")
+    fake.create = broken  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "railops_django.backup", fake)
+    migrate_apps("fail_a")
+    _, err, code = run_command("safe_migrate", "--noinput")
+    assert code == 3 and "disk full" in err and "--no-backup" in err
+    assert migrate.current_state()["fail_a"] == "zero"
+
+
+def test_drift_module_present__its_findings_join_the_report(migrate_apps, monkeypatch):
+    import types
+
+    from railops_django.report import Finding, Severity
+
+    seen = []
+
+    def drift(alias, app_labels=None):
+        seen.append(app_labels)
+        return [Finding("schema.drift.column", Severity.WARNING, "extra column")]
+
+    fake = types.ModuleType("railops_django.db.schema")
+    fake.drift = drift  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "railops_django.db.schema", fake)
+    migrate_apps("fail_a")
+    payload = migrate.run("default", backup=False).as_dict()
+    assert seen == [["fail_a"]]
+    assert "schema.drift.column" in _ids(payload)
+    assert "migrate.postcheck.drift_unavailable" not in _ids(payload)
