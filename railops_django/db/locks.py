@@ -255,6 +255,7 @@ def session_timeouts(alias: str, lock_timeout_ms: int, statement_timeout_ms: int
 
 
 LOCK_NOT_AVAILABLE = "55P03"
+DEADLOCK_DETECTED = "40P01"
 QUERY_CANCELED = "57014"
 
 
@@ -271,8 +272,9 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 
 def is_lock_timeout(exc: BaseException) -> bool:
-    """The statement gave up waiting for a lock (PostgreSQL 55P03; SQLite "database is locked")."""
-    if _sqlstate(exc) == LOCK_NOT_AVAILABLE:
+    """Worth a retry: gave up waiting for a lock (PostgreSQL 55P03), lost a deadlock (40P01),
+    or SQLite's "database is locked"."""
+    if _sqlstate(exc) in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
         return True
     return "database is locked" in str(exc).lower()
 

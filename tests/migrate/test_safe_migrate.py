@@ -335,3 +335,20 @@ def test_drift_module_present__its_findings_join_the_report(migrate_apps, monkey
     assert seen == [["fail_a"]]
     assert "schema.drift.column" in _ids(payload)
     assert "migrate.postcheck.drift_unavailable" not in _ids(payload)
+
+
+def test_is_lock_timeout__sqlstates_and_sqlite_message():
+    class PgError(Exception):
+        def __init__(self, sqlstate):
+            super().__init__("x")
+            self.sqlstate = sqlstate
+
+    wrapped = RuntimeError("outer")
+    wrapped.__cause__ = PgError("55P03")
+    assert locks.is_lock_timeout(wrapped)
+    assert locks.is_lock_timeout(PgError("40P01"))
+    assert not locks.is_lock_timeout(PgError("57014")) and locks.is_statement_timeout(
+        PgError("57014")
+    )
+    assert locks.is_lock_timeout(Exception("database is locked"))
+    assert not locks.is_lock_timeout(Exception("syntax error"))
