@@ -177,3 +177,18 @@ def test_replicas__three_processes_at_once__one_applies_all_exit_0(tmp_path):
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def test_create_index_concurrently__under_the_advisory_lock__no_deadlock(migrate_apps):
+    migrate_apps("concurrent")
+    call_command("migrate", "concurrent", "0001", verbosity=0)
+    report = migrate.run("default", "concurrent", backup=False, lock_timeout_ms=1000)
+    payload = report.as_dict()
+    assert payload["exit_code"] == 0, payload["findings"]
+    assert not [f for f in payload["findings"] if f["id"].startswith("migrate.lint.")]
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE i.relname = 'concurrent_row_code_idx'"
+        )
+        assert cursor.fetchone() == (True,)
