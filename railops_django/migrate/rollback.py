@@ -70,7 +70,10 @@ def build(
     irreversible = [f"{r['app']}.{r['migration']}" for r in reverse if not r["reversible"]]
     return {
         "targets": to,
-        "commands": [f"python manage.py migrate {app} {target}" for app, target in to.items()],
+        # Last-touched app first: unapplying it never needs an app that is still to be undone.
+        "commands": [
+            f"python manage.py migrate {app} {target}" for app, target in reversed(to.items())
+        ],
         "reverse_order": [f"{r['app']}.{r['migration']}" for r in reverse],
         "all_reversible": not irreversible,
         "irreversible": irreversible,

@@ -164,6 +164,10 @@ def test_rollback_plan_helper__targets_per_app(migrate_apps):
     assert plan["targets"] == {"fail_a": "zero", "fail_b": "zero"}
     assert plan["reverse_order"][0] == "fail_b.0002_boom"
     assert plan["all_reversible"] is True
+    assert plan["commands"] == [
+        "python manage.py migrate fail_b zero",
+        "python manage.py migrate fail_a zero",
+    ]
     assert "fail_b.0001_initial" in plan["loses_data"]
 
 
