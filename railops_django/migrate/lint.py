@@ -788,13 +788,38 @@ def _reverse_sql(connection: Any, migration: Migration, pre: ProjectState) -> li
         return f"-- SQL not available: {exc}"
 
 
+LOCK_RULES = frozenset(
+    {
+        "add_index",
+        "remove_index",
+        "volatile_default",
+        "set_not_null",
+        "fk_or_check_validated",
+        "add_unique",
+        "unsafe_type_change",
+        "backfill_with_schema",
+    }
+)
+
+
 def escalate(result: LintResult, sizes: dict[str, dict[str, Any]]) -> None:
-    """Lock rules on big tables block even when they would not on a small one."""
+    """Lock rules escalate on big tables (~1M rows or 1 GB).
+
+    A Migration's own ``railops_allow_unsafe`` was written without knowing the production table:
+    on a big table it no longer covers a lock rule, only ``--allow-unsafe`` for this run does.
+    """
     for hit in result.hits:
         size = sizes.get(hit.table or "")
         if not size:
             continue
         rows = float(size.get("rows_estimate") or 0)
         hit.rows_estimate = rows
-        if rows >= BIG_TABLE_ROWS or float(size.get("bytes") or 0) >= BIG_TABLE_BYTES:
+        big = rows >= BIG_TABLE_ROWS or float(size.get("bytes") or 0) >= BIG_TABLE_BYTES
+        if big and hit.rule.id in LOCK_RULES:
             hit.blocking = True
+            if hit.allowed_by and hit.allowed_by != "--allow-unsafe":
+                hit.detail += (
+                    f" The table is big: {hit.allowed_by} does not cover it; pass "
+                    f"--allow-unsafe {hit.rule.id} to accept it for this run."
+                )
+                hit.allowed_by = None

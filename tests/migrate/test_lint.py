@@ -170,11 +170,22 @@ def test_lint__runsql_statement__judged_on_its_sql(lintcases):
 
 
 @pytest.mark.postgres
-def test_lint__big_table__lock_rule_escalates_to_blocking(lintcases):
-    result = _lint(lintcases, "0011_drop_not_null")
+@pytest.mark.parametrize(("rows", "blocks"), [(5e6, True), (1e3, False)])
+def test_lint__big_table__migration_allowance_no_longer_covers_lock_rule(lintcases, rows, blocks):
+    result = _lint(lintcases, "0033_allowed_by_attribute")
     assert not result.blocking()
+    linting.escalate(result, {"lintcases_item": {"rows_estimate": rows, "bytes": 1}})
+    assert [h.rule.id for h in result.blocking()] == (["add_index"] if blocks else [])
+    if blocks:
+        assert "--allow-unsafe add_index" in result.blocking()[0].finding().detail
+
+
+@pytest.mark.postgres
+def test_lint__big_table__allow_unsafe_flag_still_accepts(lintcases):
+    result = _lint(lintcases, "0002_add_index", allow={"add_index"})
     linting.escalate(result, {"lintcases_item": {"rows_estimate": 5e6, "bytes": 1}})
-    assert [h.rule.id for h in result.blocking()] == ["drop_not_null"]
+    assert not result.blocking()
+    assert result.hits[0].rows_estimate == 5e6
 
 
 @pytest.mark.sqlite
