@@ -443,7 +443,25 @@ class _MigrationLinter:
             self.hit(
                 "fk_or_check_validated", table, column, detail=f"{op.describe()} (FOREIGN KEY)."
             )
+        elif self._db_check(fld, column):
+            self.hit(
+                "fk_or_check_validated",
+                table,
+                column,
+                detail=f"{op.describe()}: the column comes with CHECK "
+                f"({self._db_check(fld, column)}), checked against every row.",
+            )
         self.touch(table, "alter", column)
+
+    def _db_check(self, fld: Any, column: str) -> str | None:
+        """The inline CHECK a field type adds (PositiveIntegerField: "col" >= 0), if any."""
+        try:
+            bound = fld.clone()
+            bound.set_attributes_from_name(column)
+            check = bound.db_check(self.connection)
+        except Exception:  # an unusual third-party field: no inline check known
+            return None
+        return str(check) if check else None
 
     def _alter_field(self, op: ops.AlterField, state: ProjectState, table: str) -> None:
         old = _field(state, self.app_label, op.model_name, op.name)

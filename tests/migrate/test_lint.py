@@ -56,6 +56,7 @@ FIRES = [
     ("0012_add_fk", "fk_or_check_validated"),
     ("0012_add_fk", "add_index"),
     ("0014_add_check", "fk_or_check_validated"),
+    ("0034_add_positive", "fk_or_check_validated"),
     ("0015_add_unique", "add_unique"),
     ("0016_type_change", "unsafe_type_change"),
     ("0018_rename_column", "rename_column"),
@@ -140,7 +141,7 @@ TABLE_RULES = {
 
 @pytest.mark.postgres
 def test_lint__tables_created_in_the_same_plan__table_rules_stay_quiet(lintcases):
-    result = _lint(lintcases, "0001_initial", "0033_allowed_by_attribute")
+    result = _lint(lintcases, "0001_initial", "0034_add_positive")
     assert not (_rules(result) & TABLE_RULES), [h.as_dict() for h in result.hits]
     # Rules that do not depend on a table still fire in the same plan.
     assert {"runsql_no_reverse", "runpython_no_reverse", "concurrently_in_atomic"} <= _rules(result)
