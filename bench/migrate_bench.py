@@ -105,6 +105,38 @@ def one_round(mode: str, url: str, hold_s: float, lock_timeout_ms: int) -> dict[
     }
 
 
+def fresh_database_overhead(rounds: int) -> dict[str, float]:
+    """Seconds to migrate a fresh database (every example_project migration), median of rounds."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    from railops_django import migrate
+
+    times: dict[str, list[float]] = {"migrate": [], "safe_migrate": []}
+    for _ in range(rounds):
+        for mode in times:
+            for app in (
+                "locksafe",
+                "railops_django",
+                "sessions",
+                "orders",
+                "shop",
+                "admin",
+                "auth",
+                "contenttypes",
+            ):
+                call_command("migrate", app, "zero", verbosity=0)
+            connections.close_all()
+            started = time.perf_counter()
+            if mode == "migrate":
+                call_command("migrate", verbosity=0)
+            else:
+                report = migrate.run("default", backup=False)
+                assert report.exit_code == 0, report.as_dict()["findings"]
+            times[mode].append(time.perf_counter() - started)
+    return {mode: statistics.median(values) for mode, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hold", type=float, default=5.0, help="blocker seconds")
@@ -141,6 +173,12 @@ def main() -> None:
             p50 = statistics.median(r["p50_ms"] for r in rounds)
             took = statistics.median(r["migration_s"] for r in rounds)
             print(f"{mode:<14}{worst[mode]:>18.2f} s{p50:>11.1f} ms{took:>15.2f} s")
+        overhead = fresh_database_overhead(args.rounds)
+        print(
+            f"fresh database, every migration: migrate {overhead['migrate']:.2f} s, "
+            f"safe_migrate {overhead['safe_migrate']:.2f} s (lock, lint, SQL, rollback plan, "
+            f"post-check): {overhead['safe_migrate'] / overhead['migrate']:.2f}x"
+        )
         ratio = worst["migrate"] / worst["safe_migrate"]
         bound = args.lock_timeout_ms / 1000 + 0.5
         print(

@@ -756,7 +756,7 @@ def lint(
         migration = step.migration
         linter = _MigrationLinter(migration, connection, result)
         linter.result_state_columns = _state_columns(op_state)
-        pre = op_state.clone()
+        pre = sql_state.clone()  # rendered after the first step: cloning beats re-rendering
         for op in migration.operations:
             linter.operation(op, op_state)
             op.state_forwards(step.app_label, op_state)
