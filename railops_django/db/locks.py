@@ -141,8 +141,10 @@ def _pg_lock(
         try:
             yield held
         finally:
-            with contextlib.suppress(Exception):
+            try:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except psycopg.Error as exc:  # closing the session below releases it anyway
+                logger.info("advisory unlock failed, closing the session: %s", exc)
     finally:
         conn.close()
 
