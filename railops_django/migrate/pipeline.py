@@ -489,7 +489,20 @@ def _on_failure(
         rank=0,
         migration=failed.step.key,
     )
-    reversible = all(not rollback._irreversible(s) for s in done)
+    if not failed.step.migration.atomic and len(failed.step.migration.operations) > 1:
+        report.add(
+            "migrate.apply.partial",
+            Severity.WARNING,
+            f"{failed.step.key} is not atomic: steps before the failing one may be applied",
+            detail="Operations: "
+            + "; ".join(op.describe() for op in failed.step.migration.operations)
+            + ". A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind.",
+            fix="Compare the schema with the migration (sqlmigrate "
+            f"{failed.step.app_label} {failed.step.name}) and undo or finish those steps by hand; "
+            "keep one operation per non-atomic migration.",
+            rank=2,
+        )
+    reversible = all(not rollback.irreversible_operations(s) for s in done)
     touched = {s.app_label for s in [*done, failed.step]}
     if done and reversible:
         back = runner.rollback_steps(alias, before, done)
@@ -525,7 +538,7 @@ def _on_failure(
         detail="Now at: "
         + ", ".join(f"{a} {after.get(a)}" for a in sorted(touched))
         + ". Irreversible in this run: "
-        + (", ".join(s.key for s in done if rollback._irreversible(s)) or "none")
+        + (", ".join(s.key for s in done if rollback.irreversible_operations(s)) or "none")
         + f". Backup to restore: {backup_name or 'none taken'}.",
         fix=f"Run: {commands}"
         + (

@@ -27,11 +27,11 @@ def targets(before: dict[str, str], steps: list[Step]) -> dict[str, str]:
     return {app: before.get(app, ZERO) for app in apps}
 
 
-def _irreversible(step: Step) -> list[str]:
+def irreversible_operations(step: Step) -> list[str]:
     return [op.describe() for op in step.migration.operations if not op.reversible]
 
 
-def _data_loss(step: Step) -> list[str]:
+def data_loss(step: Step) -> list[str]:
     out = []
     for op in step.migration.operations:
         if isinstance(op, ops.AddField):
@@ -62,9 +62,9 @@ def build(
             {
                 "app": step.app_label,
                 "migration": step.name,
-                "reversible": not _irreversible(step),
-                "irreversible_operations": "; ".join(_irreversible(step)),
-                "data_loss": "; ".join(_data_loss(step)),
+                "reversible": not irreversible_operations(step),
+                "irreversible_operations": "; ".join(irreversible_operations(step)),
+                "data_loss": "; ".join(data_loss(step)),
             }
         )
     irreversible = [f"{r['app']}.{r['migration']}" for r in reverse if not r["reversible"]]

@@ -356,3 +356,16 @@ def test_is_lock_timeout__sqlstates_and_sqlite_message():
     )
     assert locks.is_lock_timeout(Exception("database is locked"))
     assert not locks.is_lock_timeout(Exception("syntax error"))
+
+
+def test_failure_in_non_atomic_migration__warns_that_steps_may_be_applied(migrate_apps):
+    migrate_apps("partial")
+    try:
+        out, err, code = run_command("safe_migrate", "--noinput", "--no-backup", "--format", "json")
+        payload = _json(out)
+        assert code == 2, err
+        assert {"migrate.apply.failed", "migrate.apply.partial"} <= set(_ids(payload))
+        assert "partial_half" in _tables()  # what the warning is about
+    finally:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS partial_half")
