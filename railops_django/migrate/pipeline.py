@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db.migrations.executor import MigrationExecutor
@@ -44,11 +44,13 @@ def run(
     statement_timeout_ms: int | None = None,
     retries: int | None = None,
     interactive: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Report:
     """Apply the pending migrations of ``alias`` safely; see the README's safe_migrate section.
 
     ``report.extras`` holds ``plan``, ``lint``, ``preflight``, ``rollback_plan`` and
     ``timings``. Raises CannotRun for bad input (unknown app, conflicting leaves, bad option).
+    ``progress`` receives one-line progress messages (the command passes stderr on a TTY).
     """
     report = Report(COMMAND, kind=ACTION)
     allow = resolve(list(allow_unsafe))
@@ -84,7 +86,14 @@ def run(
         report.extras["plan"] = {"steps": [], "by_app": {}}
         return report
     try:
-        with locks.migration_lock(alias) as held:
+        waiting: list[float] = []
+
+        def on_wait(waited: float) -> None:
+            if progress and (not waiting or waited - waiting[-1] >= 5):
+                waiting.append(waited)
+                progress(f"waiting for the migration lock held by another process ({waited:.0f}s)")
+
+        with locks.migration_lock(alias, on_wait=on_wait) as held:
             report.extras["lock"] = held.as_dict()
             ex = executor(alias)
             locked_steps = pending_migrations(ex, app_label, migration_name)
@@ -112,6 +121,7 @@ def run(
                 schema_only_backup=schema_only_backup,
                 allow=allow,
                 interactive=interactive,
+                progress=progress,
                 **settings,
             )
     except locks.LockConnectionError as exc:
@@ -155,6 +165,7 @@ def _locked_pipeline(
     schema_only_backup: bool,
     allow: set[str],
     interactive: bool,
+    progress: Callable[[str], None] | None,
     lock_timeout_ms: int,
     statement_timeout_ms: int,
     retries: int,
@@ -258,7 +269,9 @@ def _locked_pipeline(
     mark = time.monotonic()
     if steps:
         runner.pre_migrate(alias, steps)
-    applied = runner.apply(alias, steps, lock_timeout_ms, statement_timeout_ms, retries)
+    applied = runner.apply(
+        alias, steps, lock_timeout_ms, statement_timeout_ms, retries, progress=progress
+    )
     timings["apply_s"] = time.monotonic() - mark
     report.extras["timings"] = [r.as_dict() for r in applied.results]
     _report_waits(report, applied)

@@ -78,6 +78,7 @@ def apply(
     statement_timeout_ms: int,
     retries: int,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] | None = None,
 ) -> ApplyResult:
     """Apply ``steps`` in order; on lock timeout retry with backoff; stop at the first failure."""
     result = ApplyResult()
@@ -114,12 +115,16 @@ def apply(
                         }
                     )
                     logger.info("%s: lock timeout, retry in %.2fs", step.key, pause)
+                    if progress:
+                        progress(f"{step.key}: lock timeout, retry in {pause:.1f}s")
                     sleep(pause)
                     continue
                 outcome.status = "failed"
                 outcome.error = message
                 break
         outcome.seconds = time.monotonic() - started
+        if progress:
+            progress(f"{step.key}: {outcome.status} in {outcome.seconds:.2f}s")
         if outcome.status == "failed":
             result.failed = outcome
             break

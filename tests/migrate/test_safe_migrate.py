@@ -369,3 +369,12 @@ def test_failure_in_non_atomic_migration__warns_that_steps_may_be_applied(migrat
     finally:
         with connections["default"].cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS partial_half")
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress__on_stderr_only_on_a_terminal(migrate_apps, tty):
+    migrate_apps("fail_a")
+    out, err, code = run_command("safe_migrate", "--noinput", "--no-backup", tty=tty)
+    assert code == 0, out + err
+    assert ("fail_a.0001_initial: applied in" in err) is tty
+    assert "applied in" not in out.split("Applied 1 migration")[0]

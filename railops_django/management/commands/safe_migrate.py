@@ -66,4 +66,5 @@ class Command(RailopsCommand):
             statement_timeout_ms=options["statement_timeout"],
             retries=options["retries"],
             interactive=options["interactive"],
+            progress=self.stderr.write if self.progress_enabled(options) else None,
         )
