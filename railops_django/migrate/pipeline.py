@@ -225,8 +225,19 @@ def _locked_pipeline(
             "migrate.dry_run",
             Severity.INFO,
             f"Would apply {len(steps)} migration(s): {names}",
-            detail="Dry run: the lock was taken and released and nothing was applied"
-            + (" (a schema-only backup was asked for)." if schema_only_backup else "; no backup."),
+            detail="\n".join(
+                [
+                    "Would take a "
+                    + ("schema-only " if schema_only_backup else "")
+                    + "predeploy backup first."
+                    if backup
+                    else "Would skip the backup (--no-backup).",
+                    f"Would apply them one at a time with lock_timeout {lock_timeout_ms} ms and "
+                    f"up to {retries} retries; the rollback plan above is the way back.",
+                    "Dry run: the lock was taken and released; nothing was applied"
+                    + (" (a schema-only backup was asked for)." if schema_only_backup else "."),
+                ]
+            ),
             fix="Run without --dry-run to apply.",
             rank=80,
         )
