@@ -23,6 +23,7 @@ COMMAND_RUNS: dict[str, list[list[str]]] = {
     "railops_selftest": [["--leak"], ["--leak", "--format", "json"], ["--crash"]],
     "railway_diagnose": [["--url", "/admin/login/"], ["--skip-requests", "--format", "json"]],
     "db_health": [["--format", "openmetrics"], ["--alert"]],
+    "safe_migrate": [["--dry-run", "--force"], ["--force", "--noinput", "--format", "json"]],
 }
 
 

@@ -1,0 +1,109 @@
+"""The way back, written down before anything is applied.
+
+For each app the plan touches: the leaf it had before this run (or ``zero``), the steps in
+reverse order, which of them cannot be reversed, which lose data when reversed, and the reverse
+SQL. Written into the report and, as a 0600 JSON file, under ``BACKUP_DIR/rollback-plans/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from django.db.migrations import operations as ops
+
+from .. import conf, redact, render
+from .plan import ZERO, Step, current_state, executor, pending_migrations
+
+
+def targets(before: dict[str, str], steps: list[Step]) -> dict[str, str]:
+    """``{app: leaf before the run or "zero"}`` for every app the plan touches."""
+    apps = []
+    for step in steps:
+        if step.app_label not in apps:
+            apps.append(step.app_label)
+    return {app: before.get(app, ZERO) for app in apps}
+
+
+def irreversible_operations(step: Step) -> list[str]:
+    return [op.describe() for op in step.migration.operations if not op.reversible]
+
+
+def data_loss(step: Step) -> list[str]:
+    out = []
+    for op in step.migration.operations:
+        if isinstance(op, ops.AddField):
+            out.append(f"reversing '{op.describe()}' drops the column and the data written to it")
+        elif isinstance(op, ops.CreateModel):
+            out.append(f"reversing '{op.describe()}' drops the table and every row in it")
+        elif isinstance(op, ops.RemoveField | ops.DeleteModel):
+            out.append(
+                f"'{op.describe()}' destroys data going forward; reversing restores an empty "
+                "column/table, restore the backup for the data"
+            )
+        elif isinstance(op, ops.RunPython) and op.reverse_code is not None:
+            out.append(f"reversing '{op.describe()}' runs its reverse_code (may delete rows)")
+    return out
+
+
+def build(
+    before: dict[str, str],
+    steps: list[Step],
+    reverse_sql: dict[str, list[str] | str] | None = None,
+    backup: str | None = None,
+) -> dict[str, Any]:
+    reverse_sql = reverse_sql or {}
+    to = targets(before, steps)
+    reverse = []
+    for step in reversed([s for s in steps if not s.backwards]):
+        reverse.append(
+            {
+                "app": step.app_label,
+                "migration": step.name,
+                "reversible": not irreversible_operations(step),
+                "irreversible_operations": "; ".join(irreversible_operations(step)),
+                "data_loss": "; ".join(data_loss(step)),
+            }
+        )
+    irreversible = [f"{r['app']}.{r['migration']}" for r in reverse if not r["reversible"]]
+    return {
+        "targets": to,
+        # Last-touched app first: unapplying it never needs an app that is still to be undone.
+        "commands": [
+            f"python manage.py migrate {app} {target}" for app, target in reversed(to.items())
+        ],
+        "reverse_order": [f"{r['app']}.{r['migration']}" for r in reverse],
+        "all_reversible": not irreversible,
+        "irreversible": irreversible,
+        "loses_data": [f"{r['app']}.{r['migration']}" for r in reverse if r["data_loss"]],
+        "steps": reverse,
+        "reverse_sql": {
+            f"{r['app']}.{r['migration']}": reverse_sql.get(f"{r['app']}.{r['migration']}", [])
+            for r in reverse
+        },
+        "backup": backup,
+    }
+
+
+def rollback_plan(
+    alias: str = "default", app_label: str | None = None, migration_name: str | None = None
+) -> dict[str, Any]:
+    """The rollback plan for what ``safe_migrate [app_label] [migration_name]`` would apply now.
+
+    ``["targets"]`` is ``{app: leaf before the run or "zero"}``; ``["commands"]`` the
+    ``migrate`` commands that return there.
+    """
+    ex = executor(alias)
+    steps = pending_migrations(ex, app_label, migration_name)
+    return build(current_state(alias, ex), steps)
+
+
+def write(plan: dict[str, Any], alias: str) -> Path:
+    """Store the plan as ``BACKUP_DIR/rollback-plans/<alias>-<UTC stamp>.json`` (mode 0600)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = Path(conf.get("BACKUP_DIR")) / "rollback-plans" / f"{alias}-{stamp}.json"
+    content = json.dumps(redact.mask_value(plan), indent=2, default=str)
+    render.write_private_file(path, redact.mask_text(content) + "\n")
+    return path

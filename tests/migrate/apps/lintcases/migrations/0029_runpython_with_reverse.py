@@ -1,0 +1,14 @@
+from django.db import migrations, models
+
+
+def fill(apps, schema_editor):
+    Item = apps.get_model("lintcases", "Item")
+    Item.objects.update(qty2=1)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("lintcases", "0028_runpython_no_reverse")]
+
+    operations = [
+        migrations.RunPython(fill, migrations.RunPython.noop),
+    ]
