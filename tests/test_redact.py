@@ -158,7 +158,9 @@ def test_property__any_password_in_a_url_never_survives(password):
 
 
 def test_webhook_url_from_the_environment__its_token_is_masked(monkeypatch):
-    monkeypatch.setenv("RAILOPS_ALERT_WEBHOOK_URL", "https://hooks.slack.com/services/T00/B00/Env-Hook-Canary")
+    monkeypatch.setenv(
+        "RAILOPS_ALERT_WEBHOOK_URL", "https://hooks.slack.com/services/T00/B00/Env-Hook-Canary"
+    )
     masked = redact.mask_text("posting to https://hooks.slack.com/services/T00/B00/Env-Hook-Canary")
     assert "Env-Hook-Canary" not in masked
     assert "hooks.slack.com" in masked

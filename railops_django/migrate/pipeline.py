@@ -13,6 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from .. import conf, db, redact
 from ..db import connection as dbconn
 from ..db import locks, pg_preflight
+from ..db.schema import drift
 from ..redact import logger
 from ..report import ACTION, CannotRun, Finding, Report, Severity
 from . import lint as linting
@@ -449,12 +450,8 @@ def _backup(report: Report, alias: str, wanted: bool, schema_only: bool) -> str 
     return name
 
 
-def _drift(alias: str, app_labels: list[str]) -> list[Finding] | None:
-    """Schema drift on the touched apps; None when the schema module is not available."""
-    try:
-        from railops_django.db.schema import drift  # type: ignore[attr-defined,import-not-found,unused-ignore]
-    except ImportError:
-        return None
+def _drift(alias: str, app_labels: list[str]) -> list[Finding]:
+    """Schema drift on the touched apps."""
     return list(drift(alias, app_labels=app_labels))
 
 
@@ -589,15 +586,6 @@ def _post_check(
         )
     apps = sorted({s.app_label for s in steps})
     found = _drift(alias, apps)
-    if found is None:
-        report.add(
-            "migrate.postcheck.drift_unavailable",
-            Severity.WARNING,
-            "schema module unavailable: drift check skipped",
-            fix="Install a railops-django version with the schema drift check.",
-            rank=70,
-        )
-        return
     report.extend(found)
     if not found:
         report.add(

@@ -320,25 +320,22 @@ def test_backup_fails__nothing_applied_exit_3(migrate_apps, monkeypatch):
     assert migrate.current_state()["fail_a"] == "zero"
 
 
-def test_drift_module_present__its_findings_join_the_report(migrate_apps, monkeypatch):
-    import types
-
-    from railops_django.report import Finding, Severity
+def test_postcheck__runs_the_real_drift_check_on_the_touched_apps(migrate_apps, monkeypatch):
+    from railops_django.db import schema
+    from railops_django.migrate import pipeline
 
     seen = []
 
-    def drift(alias, app_labels=None):
+    def recording_drift(alias, app_labels=None):
         seen.append(app_labels)
-        return [Finding("schema.drift.column", Severity.WARNING, "extra column")]
+        return schema.drift(alias, app_labels=app_labels)
 
-    fake = types.ModuleType("railops_django.db.schema")
-    fake.drift = drift  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "railops_django.db.schema", fake)
+    monkeypatch.setattr(pipeline, "drift", recording_drift)
     migrate_apps("fail_a")
     payload = migrate.run("default", backup=False).as_dict()
     assert seen == [["fail_a"]]
-    assert "schema.drift.column" in _ids(payload)
-    assert "migrate.postcheck.drift_unavailable" not in _ids(payload)
+    assert not [i for i in _ids(payload) if i.startswith("schema.drift")]
+    assert "migrate.postcheck.drift" in _ids(payload)
 
 
 def test_is_lock_timeout__sqlstates_and_sqlite_message():
