@@ -10,6 +10,7 @@ from typing import Any
 
 import zstandard
 
+from .. import redact
 from ..db.backup_engine import EngineError
 from ..redact import logger
 from ..report import CannotRun
@@ -52,8 +53,10 @@ class Backup:
 
     @property
     def good(self) -> bool:
-        """Complete, and not found corrupt by the last verification."""
-        return not (self.verification and self.verification.get("ok") is False)
+        """Complete, and not found unusable (no copy reads back) by the last verification."""
+        if not self.verification:
+            return True
+        return bool(self.verification.get("usable", self.verification.get("ok")))
 
     def as_row(self) -> dict[str, Any]:
         dump = self.manifest["dump"]
@@ -148,7 +151,7 @@ def decompressed(chunks: Iterator[bytes], expect: dict[str, Any] | None = None) 
 
 def save_manifest(backup: Backup) -> None:
     """Rewrite the manifest (e.g. with verification results) in every storage that holds it."""
-    body = json.dumps(backup.manifest, indent=2, sort_keys=True).encode()
+    body = json.dumps(redact.mask_value(backup.manifest), indent=2, sort_keys=True).encode()
     for label in backup.places:
         place = place_by_label(label)
         if place is not None:

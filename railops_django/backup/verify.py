@@ -142,6 +142,12 @@ def verify_one(backup: Backup, report: Report, restore_test: bool = False) -> bo
             backup=backup.name,
         )
     result["ok"] = ok
+    # one damaged copy does not make the backup useless while another copy reads back
+    result["usable"] = (
+        place is not None
+        and "archive_error" not in result
+        and (ok or not restore_test or bool((result.get("restore_test") or {}).get("ok")))
+    )
     backup.manifest["verification"] = result
     try:
         save_manifest(backup)

@@ -36,12 +36,14 @@ def test_read_only_storage__exits_2_and_nothing_is_listed(backup_dir, shop_data)
 
 
 @pytest.mark.postgres
-def test_old_pg_dump__exits_3_with_the_client_package_fix(backup_dir, shop_data, tmp_path, monkeypatch):
+def test_old_pg_dump__exits_3_with_the_client_package_fix(
+    backup_dir, shop_data, tmp_path, monkeypatch
+):
     bindir = wrapper_dir(tmp_path, "pg_dump", 'echo "pg_dump (PostgreSQL) 12.9"\n')
     wrapper_dir(tmp_path, "pg_restore", f'exec {real("pg_restore")} "$@"\n')
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     major = connection.pg_version // 10000
-    out, err, code = run_command("backup", "create")
+    _out, err, code = run_command("backup", "create")
     assert code == 3
     assert f"pg_dump 12.9 cannot dump a PostgreSQL {major} server" in err
     assert f"postgresql-client-{major}" in err and "RAILPACK_DEPLOY_APT_PACKAGES" in err
@@ -53,13 +55,15 @@ def test_pg_dump_missing__exits_3_with_the_fix(backup_dir, shop_data, tmp_path, 
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    out, err, code = run_command("backup", "create")
+    _out, err, code = run_command("backup", "create")
     assert code == 3
     assert "pg_dump is not installed" in err and "postgresql-client-" in err
 
 
 @pytest.mark.postgres
-def test_pg_dump_fails_midway__exits_2_and_leaves_no_backup(backup_dir, shop_data, tmp_path, monkeypatch):
+def test_pg_dump_fails_midway__exits_2_and_leaves_no_backup(
+    backup_dir, shop_data, tmp_path, monkeypatch
+):
     body = (
         f'case "$1" in --version) exec {real("pg_dump")} --version;; esac\n'
         f'{real("pg_dump")} "$@" | head -c 5000\n'
@@ -120,7 +124,14 @@ def test_sigkill_mid_create__no_new_good_backup_and_cleanup_removes_leftover(
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     proc = subprocess.Popen(
-        [sys.executable, str(EXAMPLE / "manage.py"), "backup", "create", "--settings", "tests.settings"],
+        [
+            sys.executable,
+            str(EXAMPLE / "manage.py"),
+            "backup",
+            "create",
+            "--settings",
+            "tests.settings",
+        ],
         env=env,
         cwd=EXAMPLE,
         stdout=subprocess.DEVNULL,

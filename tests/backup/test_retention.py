@@ -21,7 +21,7 @@ def expected_gfs(items: list[Item], retention: dict[str, int]) -> set[str]:
     keep: set[str] = set()
     periods = {
         "daily": lambda t: t.strftime("%Y-%m-%d"),
-        "weekly": lambda t: "%04d-W%02d" % t.isocalendar()[:2],
+        "weekly": lambda t: "{:04d}-W{:02d}".format(*t.isocalendar()[:2]),
         "monthly": lambda t: t.strftime("%Y-%m"),
     }
     for kind, period in periods.items():
