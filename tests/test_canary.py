@@ -21,6 +21,7 @@ ENCODED = quote(CANARY, safe="")
 # Extra argument sets per command; each command also runs with no arguments and with --format json.
 COMMAND_RUNS: dict[str, list[list[str]]] = {
     "railops_selftest": [["--leak"], ["--leak", "--format", "json"], ["--crash"]],
+    "backup": [["list"], ["report"], ["verify", "--latest"], ["cleanup", "--dry-run"]],
 }
 
 
