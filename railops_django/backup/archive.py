@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import django
 import zstandard
@@ -156,6 +156,15 @@ def _staging(places: list[Place], filename: str) -> tuple[Any, Callable[[], IO[b
     return _Temp(), lambda: temp
 
 
+def compression_params(level: int) -> zstandard.ZstdCompressionParameters:
+    """zstd with up to 2 worker threads (by the container's CPU quota, not the host's) and
+    4 MiB jobs: multi-threaded, with the compressor's memory bounded (~40 MB)."""
+    workers = max(1, min(2, int(platform.resources().cpu_limit_cores)))
+    return zstandard.ZstdCompressionParameters.from_level(
+        level, threads=workers, job_size=4 << 20, write_checksum=1
+    )
+
+
 def create(
     alias: str = "default",
     tier: str = "manual",
@@ -186,8 +195,8 @@ def create(
         raw_bytes = 0
         with engine.open_dump(alias, schema_only, conf.get("BACKUP_EXACT_COUNT_LIMIT")) as dump:
             sink = _HashingSink(staged)
-            cctx = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
-            with cctx.stream_writer(sink, closefd=False) as compressor:
+            cctx = zstandard.ZstdCompressor(compression_params=compression_params(level))
+            with cctx.stream_writer(cast(IO[bytes], sink), closefd=False) as compressor:
                 for chunk in dump.chunks:
                     compressor.write(chunk)
                     raw_bytes += len(chunk)

@@ -66,10 +66,14 @@ class Backup:
             "created_at": self.manifest["created_at"],
             "size": dump["bytes"],
             "copies": ",".join(self.places),
-            "verified": {True: "yes", False: "FAILED"}.get(
-                (self.verification or {}).get("ok"), "no"
-            ),
+            "verified": _verified_label(self.verification),
         }
+
+
+def _verified_label(verification: dict[str, Any] | None) -> str:
+    if not verification:
+        return "no"
+    return "yes" if verification.get("ok") else "FAILED"
 
 
 def _read_manifest(place: Place, filename: str) -> dict[str, Any] | None:

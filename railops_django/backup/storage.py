@@ -197,7 +197,7 @@ def save_bytes(place: Place, filename: str, data: bytes) -> None:
 
 
 def open_file(place: Place, filename: str) -> IO[bytes]:
-    return place.storage.open(place.key(filename), "rb")  # type: ignore[return-value]
+    return place.storage.open(place.key(filename), "rb")
 
 
 def read_chunks(place: Place, filename: str) -> Iterator[bytes]:

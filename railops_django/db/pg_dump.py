@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import io
 import os
 import re
 import secrets
@@ -20,7 +22,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.db import connections
 
@@ -88,7 +90,7 @@ def preflight(alias: str) -> dict[str, Any]:
 
 
 def _params(alias: str, dbname: str | None = None) -> dict[str, Any]:
-    params = dict(connections[alias].get_connection_params())  # type: ignore[attr-defined]
+    params = dict(connections[alias].get_connection_params())
     params.pop("context", None)
     params.pop("cursor_factory", None)
     params.pop("server_side_binding", None)
@@ -127,7 +129,7 @@ def _no_pg_env() -> dict[str, str]:
 
 def _raw_connection(alias: str, dbname: str | None = None) -> Any:
     connection = connections[alias]
-    raw = connection.get_new_connection(_params(alias, dbname))  # type: ignore[attr-defined]
+    raw = connection.get_new_connection(_params(alias, dbname))
     raw.autocommit = True
     return raw
 
@@ -204,12 +206,13 @@ def open_dump(alias: str, schema_only: bool, exact_count_limit: int) -> Iterator
         proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=stderr.file, env=subprocess_env(alias)
         )
+        _widen_pipe(proc.stdout)
         running = proc
 
         def chunks() -> Iterator[bytes]:
-            assert running.stdout is not None
+            stdout = cast(io.BufferedReader, running.stdout)
             while True:
-                chunk = running.stdout.read1(CHUNK)
+                chunk = stdout.read1(CHUNK)
                 if not chunk:
                     break
                 yield chunk
@@ -226,6 +229,17 @@ def open_dump(alias: str, schema_only: bool, exact_count_limit: int) -> Iterator
         stderr.close()
         with contextlib.suppress(Exception):
             raw.close()
+
+
+def _widen_pipe(pipe: IO[bytes] | None) -> None:
+    """A 1 MiB pipe instead of 64 KiB: fewer wake-ups of pg_restore (Linux only)."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if pipe is None or set_size is None:
+        return
+    try:
+        fcntl.fcntl(pipe.fileno(), set_size, 1 << 20)
+    except OSError:
+        logger.debug("could not widen the pipe to pg_restore")
 
 
 def _feed(proc: subprocess.Popen[bytes], chunks: Iterator[bytes]) -> None:
@@ -254,6 +268,7 @@ def _pg_restore(
         stderr=stderr.file,
         env=subprocess_env(alias, dbname) if alias else _no_pg_env(),
     )
+    _widen_pipe(proc.stdin)
     try:
         _feed(proc, chunks)
         code = proc.wait()

@@ -144,3 +144,12 @@ def test_bad_input__exits_3_with_one_line(backup_dir, db, args, needle):
     _out, err, code = run_command("backup", *args)
     assert code == 3
     assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_progress__tty_shows_bytes_on_stderr_json_and_pipes_show_nothing(backup_dir, shop_data):
+    _out, err, code = run_command("backup", "create", tty=True)
+    assert code == 0 and "MiB/s" in err and "dumped" in err
+    _out, err, code = run_command("backup", "create", "--format", "json", tty=True)
+    assert code == 0 and err == ""
+    _out, err, code = run_command("backup", "create")
+    assert code == 0 and err == ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import CommandParser
 
@@ -36,7 +36,9 @@ class Command(RailopsCommand):
         if name and action not in ("verify", "restore"):
             raise CannotRun(f"backup {action} takes no NAME: use backup verify|restore {name}")
         if action == "create":
-            progress = render.Progress(self.stderr, enabled=self.progress_enabled(options))
+            # the raw stream: OutputWrapper would end every "\r" progress update with a newline
+            stream = cast(IO[str], getattr(self.stderr, "_out", self.stderr))
+            progress = render.Progress(stream, enabled=self.progress_enabled(options))
             return schedule.create_report(
                 alias,
                 options["tier"],
