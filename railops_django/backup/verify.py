@@ -157,7 +157,7 @@ def verify_one(backup: Backup, report: Report, restore_test: bool = False) -> bo
         report.add(
             "backup.verify.ok",
             Severity.OK,
-            f"{backup.name}: {len(checks)} cop{'y' if len(checks) == 1 else 'ies'} agree, "
+            f"{backup.name}: sha256 matches in {len(checks)} storage(s), "
             "archive reads back" + (", restore test passed" if restore_test else ""),
             rank=90,
             backup=backup.name,

@@ -167,3 +167,28 @@ def test_sigkill_mid_create__no_new_good_backup_and_cleanup_removes_leftover(
     assert any(f.id == "backup.cleanup.leftover" for f in report.findings)
     assert [b.name for b in backup.list_backups()] == [earlier.name]
     json.dumps(report.as_dict())
+
+
+@pytest.mark.postgres
+def test_restore_fails_midway__database_left_as_it_was(
+    backup_dir, shop_data, tmp_path, monkeypatch
+):
+    from shop.models import Category
+
+    from tests.backup.conftest import table_checksums
+
+    result = backup.create()
+    Category.objects.create(name="after the backup", slug="after")
+    before = table_checksums()
+    cut = int(result.manifest["dump"]["raw_bytes"] * 0.8)
+    body = (
+        f'case "$1" in --version) exec {real("pg_restore")} --version;; esac\n'
+        f'head -c {cut} | {real("pg_restore")} "$@"\n'
+    )
+    bindir = wrapper_dir(tmp_path, "pg_restore", body)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 2
+    finding = report.findings[0]
+    assert finding.id == "backup.restore.failed" and "left as it was" in finding.title
+    assert table_checksums() == before
