@@ -261,13 +261,21 @@ def _pg_restore(
     """Run ``argv`` (pg_restore ...) with the archive on stdin; return its stdout."""
     stderr = _Stderr()
     out = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=out,
-        stderr=stderr.file,
-        env=subprocess_env(alias, dbname) if alias else _no_pg_env(),
-    )
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=stderr.file,
+            env=subprocess_env(alias, dbname) if alias else _no_pg_env(),
+        )
+    except FileNotFoundError:
+        stderr.close()
+        out.close()
+        raise CannotRun(
+            "pg_restore is not installed (or not on PATH): install postgresql-client (on "
+            "Railway add RAILPACK_DEPLOY_APT_PACKAGES=postgresql-client-<server major>)"
+        ) from None
     _widen_pipe(proc.stdin)
     try:
         _feed(proc, chunks)
