@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -198,13 +197,16 @@ def daemon(
     once: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     max_runs: int | None = None,
+    wait: Callable[[float], object] | None = None,
 ) -> Report:
+    """Create + cleanup on BACKUP_SCHEDULE until SIGTERM. ``clock``/``wait`` are for tests."""
     report = Report("backup daemon", kind=ACTION)
     cron = Cron(conf.get("BACKUP_SCHEDULE"))
     if once:
         run_once(alias, report)
         return report
     stop = _Stop()
+    sleep = wait or stop.event.wait
     previous: Any = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, stop)
@@ -214,7 +216,7 @@ def daemon(
             target = cron.next_after(clock())
             logger.info("backup daemon: heartbeat; next backup at %s", target.isoformat())
             while not stop.event.is_set() and clock() < target:
-                stop.event.wait(min(60.0, max(0.1, (target - clock()).total_seconds())))
+                sleep(min(60.0, max(0.1, (target - clock()).total_seconds())))
                 if clock() < target:
                     logger.debug("backup daemon: heartbeat; waiting for %s", target.isoformat())
             if stop.event.is_set():
@@ -223,7 +225,6 @@ def daemon(
             runs += 1
             if max_runs is not None and runs >= max_runs:
                 break
-            time.sleep(0)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -142,7 +142,9 @@ def test_daemon__fires_on_schedule_with_a_fake_clock(backup_dir, shop_data, sett
     ticks = iter(
         datetime(2026, 3, 4, 10, 4, tzinfo=UTC) + timedelta(seconds=20 * i) for i in range(100)
     )
-    report = schedule.daemon("default", clock=lambda: next(ticks), max_runs=1)
+    waits = []
+    report = schedule.daemon("default", clock=lambda: next(ticks), max_runs=1, wait=waits.append)
+    assert waits  # it waited for 10:05 before running
     assert report.exit_code == 0
     assert len(backup.list_backups()) == 1
 
