@@ -153,3 +153,67 @@ def test_progress__tty_shows_bytes_on_stderr_json_and_pipes_show_nothing(backup_
     assert code == 0 and err == ""
     _out, err, code = run_command("backup", "create")
     assert code == 0 and err == ""
+
+
+def test_restore_test__manifest_counts_disagree__verify_exits_2_naming_the_table(
+    backup_dir, shop_data
+):
+    result = backup.create()
+    found = catalog.find(result.name)
+    found.manifest["tables"]["shop_product"] = {"rows": 601, "exact": True}
+    catalog.save_manifest(found)
+    out, err, code = run_command("backup", "verify", result.name, "--restore-test")
+    assert code == 2, out + err
+    assert "backup.verify.row_counts" in out and "shop_product: 601 -> 600" in out
+
+
+def test_list__shows_every_backup_newest_first_with_its_verification(backup_dir, shop_data):
+    first = backup.create()
+    second = backup.create("default", "predeploy")
+    backup.verify(first.name)
+    out, err, code = run_command("backup", "list", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)["backups"]
+    assert [r["name"] for r in rows] == [second.name, first.name]
+    assert [r["verified"] for r in rows] == ["no", "yes"]
+    assert rows[0]["tier"] == "predeploy" and rows[0]["copies"] == "local"
+
+
+def test_engine__native_requested__cannot_run_until_it_exists(backup_dir, db, settings):
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_ENGINE": "native"}
+    _out, err, code = run_command("backup", "create")
+    if connection.vendor == "postgresql":
+        assert code == 3 and "'native' is not available yet" in err
+    else:  # SQLite always uses its online backup API
+        assert code == 0
+
+
+@pytest.mark.sqlite
+def test_sqlite_online_backup__app_keeps_writing__every_backup_is_consistent(backup_dir, shop_data):
+    import sqlite3
+    import threading
+
+    path = connection.settings_dict["NAME"]
+    stop = threading.Event()
+
+    def writer() -> None:
+        db = sqlite3.connect(path, timeout=30)
+        n = 0
+        while not stop.is_set():
+            db.execute("INSERT INTO shop_category (name, slug) VALUES (?, ?)", (f"w{n}", f"w-{n}"))
+            db.commit()
+            n += 1
+            stop.wait(0.002)
+        db.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        names = [backup.create().name for _ in range(3)]
+    finally:
+        stop.set()
+        thread.join()
+    counts = [catalog.find(n).manifest["tables"]["shop_category"]["rows"] for n in names]
+    assert counts == sorted(counts) and counts[-1] > 3  # the writer was running
+    for name in names:
+        assert backup.verify(name, restore_test=True).exit_code == 0
