@@ -26,7 +26,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from .. import conf, platform, redact
 from ..db import backup_engine, vendor
 from ..redact import logger
-from ..report import CannotRun, Finding, Severity
+from ..report import CannotRun, Finding, Report, Severity
 from . import storage
 from .storage import Place, StorageError
 
@@ -253,6 +253,37 @@ def create(
     return BackupResult(
         name, manifest, _create_findings(name, manifest, places), manifest["storages"]
     )
+
+
+def dry_run(alias: str, tier: str, report: Report) -> Report:
+    """Every check ``create`` makes before dumping, and what it would do."""
+    tier = check_tier(tier)
+    places = storage.configured()
+    engine = backup_engine.for_alias(alias)
+    facts = engine.preflight(alias)
+    for place in places:
+        try:
+            storage.check_writable(place)
+        except StorageError as exc:
+            report.add(
+                "backup.storage_unwritable",
+                Severity.CRITICAL,
+                f"storage {place.label} cannot be written",
+                redact.mask_text(str(exc)),
+                "Make it writable or remove it from RAILOPS['BACKUP_STORAGES'].",
+                rank=0,
+            )
+    versions = ", ".join(f"{k} {v}" for k, v in facts.items() if k.endswith("_version"))
+    report.add(
+        "backup.dry_run",
+        Severity.OK,
+        f"Would back up {alias!r} ({tier}) with {engine.NAME} to "
+        + ", ".join(p.describe() for p in places),
+        versions,
+        rank=90,
+    )
+    report.extend(ephemeral_findings(places))
+    return report
 
 
 def _discard(staged: Any, written: list[Place], filename: str) -> None:

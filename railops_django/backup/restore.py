@@ -32,6 +32,7 @@ def restore(
     force: bool = False,
     latest: bool = False,
     safety_backup: bool = True,
+    dry_run: bool = False,
 ) -> Report:
     """Restore ``name`` (or the newest good backup of ``alias``) into ``alias``."""
     report = Report("backup restore", kind=ACTION)
@@ -73,6 +74,16 @@ def restore(
         return report
     engine = backup_engine.by_name(manifest["engine"])
     engine.preflight(alias)
+    if dry_run:
+        report.add(
+            "backup.restore.dry_run",
+            Severity.OK,
+            f"Would restore {backup.name} into {alias!r} from {place.label}"
+            + (", after an emergency safety backup" if safety_backup else ""),
+            "The checksum matches and the migration state allows it.",
+            rank=90,
+        )
+        return report
     return _restore(backup, place, engine, alias, report, safety_backup)
 
 

@@ -48,6 +48,7 @@ def create_report(
     schema_only: bool = False,
     if_due: bool = False,
     progress: render.Progress | None = None,
+    dry_run: bool = False,
 ) -> Report:
     report = Report("backup create", kind=ACTION)
     if if_due:
@@ -55,6 +56,8 @@ def create_report(
         if not is_due:
             report.add("backup.not_due", Severity.OK, f"no backup needed: {why}", rank=90)
             return report
+    if dry_run:
+        return archive.dry_run(alias, tier, report)
     try:
         result = archive.create(
             alias,

@@ -217,3 +217,17 @@ def test_sqlite_online_backup__app_keeps_writing__every_backup_is_consistent(bac
     assert counts == sorted(counts) and counts[-1] > 3  # the writer was running
     for name in names:
         assert backup.verify(name, restore_test=True).exit_code == 0
+
+
+def test_dry_run__create_and_restore_say_would_and_change_nothing(backup_dir, shop_data):
+    out, err, code = run_command("backup", "create", "--dry-run")
+    assert code == 0, err
+    assert "Would back up 'default' (manual)" in out
+    assert list(backup_dir.glob("*.json")) == []
+    result = backup.create()
+    Category.objects.create(name="after the backup", slug="after")
+    out, err, code = run_command("backup", "restore", "--latest", "--dry-run")
+    assert code == 0, err
+    assert f"Would restore {result.name} into 'default'" in out
+    assert Category.objects.filter(slug="after").exists()
+    assert len(backup.list_backups()) == 1  # no safety backup either

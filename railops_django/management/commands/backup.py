@@ -28,7 +28,7 @@ class Command(RailopsCommand):
         parser.add_argument("--restore-test", action="store_true", help="verify by restoring")
         parser.add_argument("--noinput", "--no-input", action="store_false", dest="interactive")
         parser.add_argument("--force", action="store_true", help="restore despite migrations")
-        parser.add_argument("--dry-run", action="store_true", help="cleanup: only say what")
+        parser.add_argument("--dry-run", action="store_true", help="say what would happen")
         parser.add_argument("--once", action="store_true", help="daemon: one run, then exit")
 
     def run(self, **options: Any) -> Report:
@@ -45,6 +45,7 @@ class Command(RailopsCommand):
                 schema_only=options["schema_only"],
                 if_due=options["if_due"],
                 progress=progress,
+                dry_run=options["dry_run"],
             )
         if action == "list":
             return overview.listing(alias)
@@ -64,9 +65,11 @@ class Command(RailopsCommand):
             if not (name or options["latest"]):
                 raise CannotRun("backup restore needs NAME or --latest: see backup list")
             target = catalog.find(name, alias, latest=options["latest"])
-            if options["interactive"]:
+            if options["interactive"] and not options["dry_run"]:
                 self.confirm(target.name, alias)
-            return backup.restore(target.name, alias, force=options["force"])
+            return backup.restore(
+                target.name, alias, force=options["force"], dry_run=options["dry_run"]
+            )
         if action == "cleanup":
             return retention.cleanup(dry_run=options["dry_run"])
         return schedule.daemon(alias, once=options["once"])
