@@ -104,7 +104,8 @@ def subprocess_env(alias: str, dbname: str | None = None) -> dict[str, str]:
     """The environment for pg_dump/pg_restore/psql: PG* variables; nothing goes in argv."""
     settings_dict = connections[alias].settings_dict
     options = settings_dict.get("OPTIONS") or {}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    # libpq reads PG* variables for Django's own connection too: keep them as defaults
+    env = dict(os.environ)
     mapping = {
         "PGHOST": settings_dict.get("HOST") or "",
         "PGPORT": str(settings_dict.get("PORT") or ""),
