@@ -117,3 +117,16 @@ def test_unknown_storage_alias__exits_3_naming_it(backup_dir, settings, db):
     settings.RAILOPS = {"BACKUP_DIR": str(backup_dir), "BACKUP_STORAGES": ["nope"]}
     _out, err, code = run_command("backup", "create")
     assert code == 3 and "'nope', which is not in settings.STORAGES" in err
+
+
+def test_s3_only__create_verify_restore_work_without_a_local_copy(
+    three_storages, shop_data, settings
+):
+    _disk_a, _disk_b, s3 = three_storages
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_STORAGES": ["offsite"]}
+    result = backup.create()
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert f"railops-backups/{result.manifest['dump']['file']}" in keys
+    assert backup.verify(result.name, restore_test=True).exit_code == 0
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 0 and report.extras["restore"]["from_storage"] == "offsite"
