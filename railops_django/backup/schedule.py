@@ -10,8 +10,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from django.db import DatabaseError
+
 from .. import conf, render
 from ..db import backup_engine
+from ..db.connection import failure_finding
 from ..redact import logger
 from ..report import ACTION, CannotRun, Report, Severity
 from . import archive, retention
@@ -65,6 +68,9 @@ def create_report(
             schema_only=schema_only,
             progress=(lambda n: progress.bytes(n, "dumped")) if progress else None,
         )
+    except DatabaseError as exc:
+        report.findings.append(failure_finding(alias, exc, "backup"))
+        return report
     except archive.BackupFailed as exc:
         report.add(
             "backup.failed",

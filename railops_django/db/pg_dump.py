@@ -30,6 +30,7 @@ from .. import conf, redact
 from ..redact import logger
 from ..report import CannotRun
 from .backup_engine import Dump, EngineError
+from .connection import apply_connect_timeout
 
 NAME = "pg_dump"
 SUFFIX = "pgdump"
@@ -46,6 +47,7 @@ def _fix(major: int | str) -> str:
 
 
 def server_major(alias: str) -> int:
+    apply_connect_timeout(alias)
     connection = connections[alias]
     connection.ensure_connection()
     return int(connection.pg_version) // 10000  # type: ignore[attr-defined]

@@ -192,3 +192,21 @@ def test_restore_fails_midway__database_left_as_it_was(
     finding = report.findings[0]
     assert finding.id == "backup.restore.failed" and "left as it was" in finding.title
     assert table_checksums() == before
+
+
+@pytest.mark.postgres
+def test_database_unreachable__create_exits_2_with_the_cause(backup_dir, transactional_db):
+    from django.db import connections
+
+    alias = connections["default"]
+    port = alias.settings_dict["PORT"]
+    alias.settings_dict["PORT"] = "1"
+    alias.close()
+    try:
+        out, err, code = run_command("backup", "create")
+    finally:
+        alias.settings_dict["PORT"] = port
+        alias.close()
+    assert code == 2, out + err
+    assert "backup.connect.refused" in out and "Traceback" not in err
+    assert backup.list_backups() == []
