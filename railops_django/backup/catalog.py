@@ -139,14 +139,20 @@ def place_by_label(label: str) -> Place | None:
     return next((p for p in storage.configured() if p.label == label), None)
 
 
+PIECE = 64 << 10
+
+
 def decompressed(chunks: Iterator[bytes], expect: dict[str, Any] | None = None) -> Iterator[bytes]:
     """zstd-decompress a stream; EngineError on corruption or a truncated frame."""
     decomp = zstandard.ZstdDecompressor().decompressobj()
     try:
         for chunk in chunks:
-            out = decomp.decompress(chunk)
-            if out:
-                yield out
+            # small pieces keep each output (and so memory) small, even for very
+            # compressible dumps
+            for start in range(0, len(chunk), PIECE):
+                out = decomp.decompress(chunk[start : start + PIECE])
+                if out:
+                    yield out
     except zstandard.ZstdError as exc:
         raise EngineError(f"the archive does not decompress: {exc}") from exc
     if not decomp.eof:

@@ -15,11 +15,13 @@ import contextlib
 import fcntl
 import io
 import os
+import queue
 import re
 import secrets
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
@@ -253,13 +255,65 @@ def _feed(proc: subprocess.Popen[bytes], chunks: Iterator[bytes]) -> None:
             proc.stdin.write(chunk)
     except BrokenPipeError:
         logger.debug("pg_restore closed its input early")
+    except BaseException:
+        # reading the archive failed: kill pg_restore before it could see a clean end of
+        # input, so its transaction can only roll back
+        proc.kill()
+        proc.wait()
+        raise
     finally:
-        with contextlib.suppress(BrokenPipeError):
+        with contextlib.suppress(OSError):
             proc.stdin.close()
 
 
+def _prefetched(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
+    """Read and decompress in a thread while the caller writes to pg_restore: the two overlap.
+
+    At most ``depth`` pieces wait in the queue (bounded memory). An error in the reader
+    is raised here, in the caller's thread.
+    """
+    pieces: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                pieces.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not put(("data", chunk)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="railops-restore-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = pieces.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 def _pg_restore(
-    alias: str | None, chunks: Iterator[bytes], argv: list[str], dbname: str | None = None
+    alias: str | None,
+    chunks: Iterator[bytes],
+    argv: list[str],
+    dbname: str | None = None,
+    prefetch: bool = False,
 ) -> str:
     """Run ``argv`` (pg_restore ...) with the archive on stdin; return its stdout."""
     stderr = _Stderr()
@@ -281,7 +335,7 @@ def _pg_restore(
         ) from None
     _widen_pipe(proc.stdin)
     try:
-        _feed(proc, chunks)
+        _feed(proc, _prefetched(chunks) if prefetch else chunks)
         code = proc.wait()
         if code != 0:
             raise EngineError(f"pg_restore exited {code}: {stderr.text() or 'no message'}")
@@ -317,7 +371,8 @@ def restore(alias: str, chunks: Iterator[bytes]) -> None:
     """Restore into the live database in one transaction: on failure it is left as it was."""
     connections[alias].close()
     dbname = connections[alias].settings_dict["NAME"]
-    _pg_restore(alias, chunks, [*_restore_argv(["--clean", "--if-exists"]), "-d", dbname])
+    argv = [*_restore_argv(["--clean", "--if-exists"]), "-d", dbname]
+    _pg_restore(alias, chunks, argv, prefetch=True)
 
 
 def restore_test(alias: str, chunks: Iterator[bytes]) -> dict[str, int]:
@@ -328,7 +383,8 @@ def restore_test(alias: str, chunks: Iterator[bytes]) -> dict[str, int]:
         with admin.cursor() as cursor:
             cursor.execute(f'CREATE DATABASE "{scratch}"')
         try:
-            _pg_restore(alias, chunks, [*_restore_argv(), "-d", scratch], dbname=scratch)
+            argv = [*_restore_argv(), "-d", scratch]
+            _pg_restore(alias, chunks, argv, dbname=scratch, prefetch=True)
             conn = _raw_connection(alias, scratch)
             try:
                 with conn.cursor() as cursor:
