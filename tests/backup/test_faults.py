@@ -210,3 +210,36 @@ def test_database_unreachable__create_exits_2_with_the_cause(backup_dir, transac
     assert code == 2, out + err
     assert "backup.connect.refused" in out and "Traceback" not in err
     assert backup.list_backups() == []
+
+
+def test_archive_read_fails_mid_restore__database_left_as_it_was(
+    backup_dir, shop_data, monkeypatch
+):
+    import importlib
+
+    from shop.models import Category
+
+    # the package exports the function restore(); the module is reached by its full name
+    restore_module = importlib.import_module("railops_django.backup.restore")
+    from railops_django.db.backup_engine import EngineError
+    from tests.backup.conftest import table_checksums
+
+    result = backup.create()
+    Category.objects.create(name="after the backup", slug="after")
+    before = table_checksums()
+    real_stream = restore_module.stream
+
+    def failing_stream(place, found):
+        sent = 0
+        for chunk in real_stream(place, found):
+            yield chunk
+            sent += len(chunk)
+            if sent > found.manifest["dump"]["raw_bytes"] // 2:
+                raise EngineError("storage went away mid-read")
+
+    monkeypatch.setattr(restore_module, "stream", failing_stream)
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 2
+    assert report.findings[0].id == "backup.restore.failed"
+    assert "storage went away" in report.findings[0].detail
+    assert table_checksums() == before
