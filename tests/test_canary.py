@@ -24,6 +24,7 @@ COMMAND_RUNS: dict[str, list[list[str]]] = {
     "railway_diagnose": [["--url", "/admin/login/"], ["--skip-requests", "--format", "json"]],
     "db_health": [["--format", "openmetrics"], ["--alert"]],
     "safe_migrate": [["--dry-run", "--force"], ["--force", "--noinput", "--format", "json"]],
+    "backup": [["list"], ["report"], ["verify", "--latest"], ["cleanup", "--dry-run"]],
 }
 
 

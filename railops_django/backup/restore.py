@@ -1,0 +1,131 @@
+"""Restore a backup: migration state check, checksum first, safety backup, one transaction."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .. import redact
+from ..db import backup_engine, vendor
+from ..db.backup_engine import EngineError
+from ..redact import logger
+from ..report import ACTION, CannotRun, Report, Severity
+from . import archive
+from .catalog import Backup, find
+from .verify import good_copy, stream
+
+
+def migration_difference(manifest: dict[str, Any]) -> dict[str, list[str]]:
+    """Migrations the backup has that the code lacks, and the reverse."""
+    backup = {(app, n) for app, names in manifest.get("migrations", {}).items() for n in names}
+    code = {(app, n) for app, names in archive.code_migrations().items() for n in names}
+    return {
+        "only_in_backup": sorted(f"{a}.{n}" for a, n in backup - code),
+        "only_in_code": sorted(f"{a}.{n}" for a, n in code - backup),
+    }
+
+
+def restore(
+    name: str | None = None,
+    alias: str = "default",
+    *,
+    force: bool = False,
+    latest: bool = False,
+    safety_backup: bool = True,
+    dry_run: bool = False,
+) -> Report:
+    """Restore ``name`` (or the newest good backup of ``alias``) into ``alias``."""
+    report = Report("backup restore", kind=ACTION)
+    backup = find(name, alias, latest=latest)
+    manifest = backup.manifest
+    if manifest.get("vendor") != vendor(alias):
+        raise CannotRun(
+            f"backup {backup.name} is a {manifest.get('vendor')} backup and database {alias!r} is "
+            f"{vendor(alias)}: restore it into a {manifest.get('vendor')} database"
+        )
+    report.extras["restore"] = {"backup": backup.name, "database": alias}
+    diff = migration_difference(manifest)
+    if (diff["only_in_backup"] or diff["only_in_code"]) and not force:
+        report.add(
+            "backup.restore.migrations_differ",
+            Severity.CRITICAL,
+            f"refused: {backup.name} was taken at a different migration state than this code",
+            "In the backup, not in the code: "
+            + (", ".join(diff["only_in_backup"][:10]) or "none")
+            + ". In the code, not in the backup: "
+            + (", ".join(diff["only_in_code"][:10]) or "none")
+            + ".",
+            "Deploy the code that matches the backup, or restore anyway with --force and then "
+            "run 'python manage.py migrate'.",
+            rank=1,
+            **diff,
+        )
+        return report
+    place, checks = good_copy(backup)
+    if place is None:
+        report.add(
+            "backup.restore.checksum",
+            Severity.CRITICAL,
+            f"refused: no copy of {backup.name} matches its sha256; nothing was changed",
+            "; ".join(f"{c.label}: {c.error or 'sha256 mismatch'}" for c in checks) or "no copies",
+            "Restore an earlier backup: python manage.py backup list, then backup restore NAME",
+            rank=1,
+        )
+        return report
+    engine = backup_engine.by_name(manifest["engine"])
+    engine.preflight(alias)
+    if dry_run:
+        report.add(
+            "backup.restore.dry_run",
+            Severity.OK,
+            f"Would restore {backup.name} into {alias!r} from {place.label}"
+            + (", after an emergency safety backup" if safety_backup else ""),
+            "The checksum matches and the migration state allows it.",
+            rank=90,
+        )
+        return report
+    return _restore(backup, place, engine, alias, report, safety_backup)
+
+
+def _restore(
+    backup: Backup, place: Any, engine: Any, alias: str, report: Report, safety_backup: bool
+) -> Report:
+    if safety_backup:
+        try:
+            safety = archive.create(alias, "emergency")
+        except archive.BackupFailed as exc:
+            report.add(
+                "backup.restore.safety_backup",
+                Severity.CRITICAL,
+                "refused: the safety backup of the current database failed; nothing was changed",
+                str(exc),
+                "Fix the backup storage first (python manage.py backup create shows why).",
+                rank=1,
+            )
+            return report
+        report.extras["restore"]["safety_backup"] = safety.name
+    started = time.monotonic()
+    try:
+        engine.restore(alias, stream(place, backup))
+    except EngineError as exc:
+        logger.error("restore of %s failed: %s", backup.name, exc)
+        report.add(
+            "backup.restore.failed",
+            Severity.CRITICAL,
+            f"restore of {backup.name} failed; the database was left as it was",
+            redact.mask_text(str(exc)),
+            "Read the error above; the safety backup "
+            f"{report.extras['restore'].get('safety_backup', '-')} holds the state before.",
+            rank=1,
+        )
+        return report
+    seconds = round(time.monotonic() - started, 3)
+    report.extras["restore"].update({"from_storage": place.label, "seconds": seconds})
+    report.add(
+        "backup.restore.done",
+        Severity.OK,
+        f"restored {backup.name} into {alias!r} in {seconds:.1f}s",
+        f"from {place.label}; {len(backup.manifest.get('tables', {}))} tables",
+        rank=90,
+    )
+    return report

@@ -1,0 +1,241 @@
+"""When to back up: ``create --if-due``, a small cron matcher, and the ``daemon`` loop."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from django.db import DatabaseError
+
+from .. import conf, render
+from ..db import backup_engine
+from ..db.connection import failure_finding
+from ..redact import logger
+from ..report import ACTION, CannotRun, Report, Severity
+from . import archive, retention
+from .catalog import list_backups
+
+RANK = {"daily": 1, "weekly": 2, "monthly": 3}
+
+
+def _period_start(tier: str, now: datetime) -> datetime:
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if tier == "weekly":
+        return day - timedelta(days=day.weekday())
+    if tier == "monthly":
+        return day.replace(day=1)
+    return day
+
+
+def due(alias: str, now: datetime | None = None) -> tuple[bool, str, str]:
+    """(due?, tier, why): due when no backup of today's tier (or a longer one) exists in the
+    tier's current period (UTC day, ISO week, calendar month)."""
+    now = now or datetime.now(UTC)
+    tier = archive.scheduled_tier(now)
+    start = _period_start(tier, now)
+    for backup in list_backups(alias):
+        if RANK.get(backup.tier, 0) >= RANK[tier] and backup.created_at >= start:
+            return False, tier, f"{backup.name} already covers this {tier} period"
+    return True, tier, f"no {tier} backup since {start.isoformat()}"
+
+
+def create_report(
+    alias: str,
+    tier: str = "manual",
+    *,
+    schema_only: bool = False,
+    if_due: bool = False,
+    progress: render.Progress | None = None,
+    dry_run: bool = False,
+) -> Report:
+    report = Report("backup create", kind=ACTION)
+    if if_due:
+        is_due, tier, why = due(alias)
+        if not is_due:
+            report.add("backup.not_due", Severity.OK, f"no backup needed: {why}", rank=90)
+            return report
+    if dry_run:
+        return archive.dry_run(alias, tier, report)
+    try:
+        result = archive.create(
+            alias,
+            tier,
+            schema_only=schema_only,
+            progress=(lambda n: progress.bytes(n, "dumped")) if progress else None,
+        )
+    except DatabaseError as exc:
+        report.findings.append(failure_finding(alias, exc, "backup"))
+        return report
+    except archive.BackupFailed as exc:
+        report.add(
+            "backup.failed",
+            Severity.CRITICAL,
+            "the backup failed; no new backup was recorded",
+            str(exc),
+            "Fix the cause above and run 'python manage.py backup create' again.",
+            rank=0,
+        )
+        return report
+    finally:
+        if progress is not None:
+            progress.done()
+    report.extend(result.findings)
+    dump = result.manifest["dump"]
+    report.extras["backup"] = {
+        "name": result.name,
+        "tier": result.manifest["tier"],
+        "bytes": dump["bytes"],
+        "raw_bytes": dump["raw_bytes"],
+        "sha256": dump["sha256"],
+        "storages": result.storages,
+    }
+    return report
+
+
+# --- cron ------------------------------------------------------------------------------------
+
+_FIELDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+def _field(text: str, low: int, high: int) -> set[int]:
+    values: set[int] = set()
+    for part in text.split(","):
+        body, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if body == "*":
+            start, end = low, high
+        elif "-" in body:
+            a, b = body.split("-", 1)
+            start, end = int(a), int(b)
+        else:
+            start = int(body)
+            end = high if step_text else start
+        if not (low <= start <= end <= high) or step < 1:
+            raise ValueError(f"{part!r} is outside {low}-{high}")
+        values.update(range(start, end + 1, step))
+    return values
+
+
+class Cron:
+    """A five-field cron expression (UTC): minute hour day-of-month month day-of-week."""
+
+    def __init__(self, expression: str) -> None:
+        parts = expression.split()
+        if len(parts) != 5:
+            raise CannotRun(
+                f"BACKUP_SCHEDULE {expression!r} is not a 5-field cron expression: "
+                "use e.g. '0 3 * * *' (daily at 03:00 UTC)"
+            )
+        try:
+            fields = [_field(p, lo, hi) for p, (lo, hi) in zip(parts, _FIELDS, strict=True)]
+        except ValueError as exc:
+            raise CannotRun(f"BACKUP_SCHEDULE {expression!r}: {exc}") from None
+        self.minutes, self.hours, self.days, self.months, dows = fields
+        self.dows = {d % 7 for d in dows}
+        self.any_day, self.any_dow = parts[2] == "*", parts[4] == "*"
+
+    def _day_matches(self, when: datetime) -> bool:
+        dom = when.day in self.days
+        dow = (when.weekday() + 1) % 7 in self.dows  # cron: 0 = Sunday
+        if self.any_day or self.any_dow:
+            return dom and dow
+        return dom or dow
+
+    def matches(self, when: datetime) -> bool:
+        return (
+            when.minute in self.minutes
+            and when.hour in self.hours
+            and when.month in self.months
+            and self._day_matches(when)
+        )
+
+    def next_after(self, when: datetime) -> datetime:
+        moment = when.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        limit = moment + timedelta(days=366 * 4)
+        while moment < limit:
+            if moment.month not in self.months or not self._day_matches(moment):
+                moment = (moment + timedelta(days=1)).replace(hour=0, minute=0)
+                continue
+            if self.matches(moment):
+                return moment
+            moment += timedelta(minutes=1)
+        raise CannotRun("BACKUP_SCHEDULE never fires: check the day and month fields")
+
+
+# --- daemon ----------------------------------------------------------------------------------
+
+
+class _Stop:
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        logger.info("backup daemon: signal %s, stopping after the current step", signum)
+        self.event.set()
+
+
+def run_once(alias: str, report: Report) -> bool:
+    """One scheduled run under the replica lock: create, then cleanup. False if another holds it."""
+    engine = backup_engine.for_alias(alias)
+    with engine.replica_lock(alias, Path(conf.get("BACKUP_DIR"))) as held:
+        if not held:
+            report.add(
+                "backup.daemon.locked",
+                Severity.INFO,
+                "another replica holds the backup lock; skipped this run",
+                rank=80,
+            )
+            return False
+        created = create_report(alias, "auto")
+        report.extend(created.findings)
+        if created.status is Severity.CRITICAL:
+            return True
+        cleaned = retention.cleanup()
+        report.extend([f for f in cleaned.findings if f.severity >= Severity.WARNING])
+    return True
+
+
+def daemon(
+    alias: str,
+    *,
+    once: bool = False,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    max_runs: int | None = None,
+    wait: Callable[[float], object] | None = None,
+) -> Report:
+    """Create + cleanup on BACKUP_SCHEDULE until SIGTERM. ``clock``/``wait`` are for tests."""
+    report = Report("backup daemon", kind=ACTION)
+    cron = Cron(conf.get("BACKUP_SCHEDULE"))
+    if once:
+        run_once(alias, report)
+        return report
+    stop = _Stop()
+    sleep = wait or stop.event.wait
+    previous: Any = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, stop)
+    runs = 0
+    try:
+        while not stop.event.is_set():
+            target = cron.next_after(clock())
+            logger.info("backup daemon: heartbeat; next backup at %s", target.isoformat())
+            while not stop.event.is_set() and clock() < target:
+                sleep(min(60.0, max(0.1, (target - clock()).total_seconds())))
+                if clock() < target:
+                    logger.debug("backup daemon: heartbeat; waiting for %s", target.isoformat())
+            if stop.event.is_set():
+                break
+            run_once(alias, report)
+            runs += 1
+            if max_runs is not None and runs >= max_runs:
+                break
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    report.add("backup.daemon.stopped", Severity.OK, f"daemon stopped after {runs} run(s)", rank=90)
+    return report

@@ -1,0 +1,238 @@
+"""Where backups go: Django storages, each one receives a full copy (the 3-2-1 copies).
+
+``RAILOPS["BACKUP_STORAGES"]`` lists aliases from ``settings.STORAGES``; empty means one local
+FileSystemStorage at ``BACKUP_DIR``. The alias ``local`` always means that directory.
+
+Local writes are atomic (temporary file, fsync, rename); files are 0600, directories 0700.
+Remote storages (S3, Railway buckets...) go through ``Storage.save``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.core.files.storage.handler import InvalidStorageError
+
+from .. import conf, platform
+from ..report import CannotRun
+
+PREFIX = "railops-backups/"  # inside a shared storage (S3 bucket, MEDIA_ROOT...)
+CHUNK = 1 << 20
+
+
+class StorageError(Exception):
+    """A storage could not be written or read; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """One storage that holds backups, and where in it."""
+
+    label: str
+    storage: Storage
+    prefix: str = ""
+
+    def key(self, filename: str) -> str:
+        return self.prefix + filename
+
+    def local_path(self, filename: str = "") -> Path | None:
+        try:
+            return Path(self.storage.path(self.key(filename)))
+        except NotImplementedError:
+            return None
+
+    @property
+    def on_this_machine(self) -> bool:
+        return self.local_path() is not None
+
+    @property
+    def ephemeral(self) -> bool:
+        """A local directory that Railway wipes on every deploy (not on a mounted volume)."""
+        path = self.local_path()
+        if path is None:
+            return False
+        facts = platform.railway()
+        if not facts.on_railway:
+            return False
+        volume = facts.volume_mount_path
+        return not volume or not str(path.resolve()).startswith(str(Path(volume).resolve()))
+
+    def describe(self) -> str:
+        path = self.local_path()
+        return f"{self.label} ({path})" if path else self.label
+
+
+def local_place() -> Place:
+    return Place("local", FileSystemStorage(location=conf.get("BACKUP_DIR")))
+
+
+def configured() -> list[Place]:
+    aliases = conf.get("BACKUP_STORAGES")
+    if not aliases:
+        return [local_place()]
+    places = []
+    for alias in aliases:
+        if alias == "local":
+            places.append(local_place())
+            continue
+        try:
+            places.append(Place(alias, storages[alias], PREFIX))
+        except InvalidStorageError:
+            raise CannotRun(
+                f"RAILOPS['BACKUP_STORAGES'] names {alias!r}, which is not in settings.STORAGES: "
+                f"add STORAGES[{alias!r}] or remove it from BACKUP_STORAGES"
+            ) from None
+    return places
+
+
+def _private_dirs(place: Place, path: Path) -> None:
+    """Create ``path``'s directory (0700) up to the place's root."""
+    root = place.local_path()
+    assert root is not None
+    created = not root.exists()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if created or place.label == "local" or place.prefix:
+        os.chmod(root, 0o700)
+    if path.parent != root:
+        os.chmod(path.parent, 0o700)
+
+
+def _fail(place: Place, exc: OSError, doing: str) -> StorageError:
+    where = place.describe()
+    return StorageError(
+        f"cannot {doing} storage {where}: {exc.strerror or exc}. Make it writable, or point "
+        "RAILOPS_BACKUP_DIR / RAILOPS['BACKUP_STORAGES'] at a storage that is"
+    )
+
+
+class AtomicFile:
+    """A 0600 temp file next to the target, renamed into place by ``commit``."""
+
+    def __init__(self, place: Place, filename: str) -> None:
+        path = place.local_path(filename)
+        assert path is not None
+        self.place, self.path = place, path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            _private_dirs(place, path)
+            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            raise _fail(place, exc, "write to") from exc
+        self.fh: IO[bytes] = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            raise _fail(self.place, exc, "write to") from exc
+
+    def commit(self) -> None:
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.replace(self.tmp, self.path)
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise _fail(self.place, exc, "write to") from exc
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.fh.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
+
+
+def check_writable(place: Place) -> None:
+    """Fail before dumping when a storage cannot take a file."""
+    if place.on_this_machine:
+        probe = AtomicFile(place, ".railops-write-check")
+        probe.abort()
+
+
+def save_file(place: Place, filename: str, source: IO[bytes]) -> None:
+    """Copy an open file into ``place`` under ``filename`` (atomically when local)."""
+    source.seek(0)
+    if place.on_this_machine:
+        target = AtomicFile(place, filename)
+        try:
+            while chunk := source.read(CHUNK):
+                target.write(chunk)
+            target.commit()
+        except BaseException:
+            target.abort()
+            raise
+        return
+    key = place.key(filename)
+    try:
+        if place.storage.exists(key):
+            place.storage.delete(key)
+        saved = place.storage.save(key, File(source, name=filename))
+    except Exception as exc:
+        raise StorageError(f"cannot write {filename} to storage {place.label}: {exc}") from exc
+    if saved != key:
+        with contextlib.suppress(Exception):
+            place.storage.delete(saved)
+        raise StorageError(
+            f"storage {place.label} saved {filename} as {saved}: set file_overwrite=True"
+        )
+
+
+def save_bytes(place: Place, filename: str, data: bytes) -> None:
+    import io
+
+    save_file(place, filename, io.BytesIO(data))
+
+
+def open_file(place: Place, filename: str) -> IO[bytes]:
+    return place.storage.open(place.key(filename), "rb")
+
+
+def read_chunks(place: Place, filename: str) -> Iterator[bytes]:
+    with open_file(place, filename) as fh:
+        while chunk := fh.read(CHUNK):
+            yield chunk
+
+
+def exists(place: Place, filename: str) -> bool:
+    try:
+        return bool(place.storage.exists(place.key(filename)))
+    except OSError:
+        return False
+
+
+def delete(place: Place, filename: str) -> None:
+    place.storage.delete(place.key(filename))
+
+
+def files(place: Place) -> list[str]:
+    """File names at the place's root (hidden temp files included); [] when it does not exist."""
+    try:
+        if place.on_this_machine:
+            root = place.local_path()
+            assert root is not None
+            if not root.is_dir():
+                return []
+            return sorted(p.name for p in root.iterdir() if p.is_file())
+        _, names = place.storage.listdir(place.prefix.rstrip("/") or "")
+        return sorted(names)
+    except (OSError, NotImplementedError):
+        return []
+    except Exception as exc:  # remote listing errors (credentials, network)
+        raise StorageError(f"cannot list storage {place.label}: {exc}") from exc
+
+
+def modified(place: Place, filename: str) -> datetime:
+    return place.storage.get_modified_time(place.key(filename))

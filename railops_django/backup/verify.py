@@ -1,0 +1,249 @@
+"""Verify backups: sha256 of every copy, a full decompress, the archive's table of contents,
+and optionally a restore into a scratch database whose row counts must match the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import redact
+from ..db import backup_engine
+from ..db.backup_engine import EngineError
+from ..redact import logger
+from ..report import REPORT, Report, Severity
+from . import storage
+from .catalog import Backup, catalog, decompressed, find, list_backups, save_manifest
+from .storage import Place, StorageError
+
+
+@dataclass
+class CopyCheck:
+    label: str
+    sha256: str | None = None
+    bytes: int = 0
+    error: str = ""
+
+    def matches(self, manifest: dict[str, Any]) -> bool:
+        return not self.error and self.sha256 == manifest["dump"]["sha256"]
+
+
+@dataclass
+class _Counter:
+    sha: Any = field(default_factory=hashlib.sha256)
+    bytes: int = 0
+
+
+def _hashed(chunks: Iterator[bytes], counter: _Counter) -> Iterator[bytes]:
+    for chunk in chunks:
+        counter.sha.update(chunk)
+        counter.bytes += len(chunk)
+        yield chunk
+
+
+def hash_copy(place: Place, backup: Backup) -> CopyCheck:
+    check = CopyCheck(place.label)
+    counter = _Counter()
+    try:
+        for _ in _hashed(storage.read_chunks(place, backup.file), counter):
+            pass
+    except (OSError, StorageError) as exc:
+        check.error = f"cannot read: {exc}"
+        return check
+    except Exception as exc:  # a remote storage's client error
+        check.error = f"cannot read: {redact.mask_exception(exc)}"
+        return check
+    check.sha256, check.bytes = counter.sha.hexdigest(), counter.bytes
+    return check
+
+
+def good_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck]]:
+    """The first storage whose copy has the manifest's sha256, and every copy's check."""
+    checks, chosen = [], None
+    for place in storage.configured():
+        if not storage.exists(place, backup.file):
+            if place.label in backup.manifest.get("storages", []):
+                checks.append(CopyCheck(place.label, error="missing"))
+            continue
+        check = hash_copy(place, backup)
+        checks.append(check)
+        if chosen is None and check.matches(backup.manifest):
+            chosen = place
+    return chosen, checks
+
+
+def stream(place: Place, backup: Backup) -> Iterator[bytes]:
+    """The decompressed dump from ``place``."""
+    return decompressed(storage.read_chunks(place, backup.file))
+
+
+def verify_one(backup: Backup, report: Report, restore_test: bool = False) -> bool:
+    manifest = backup.manifest
+    result: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "copies": {}}
+    place, checks = good_copy(backup)
+    for check in checks:
+        result["copies"][check.label] = (
+            "ok" if check.matches(manifest) else (check.error or "sha256 mismatch")
+        )
+        if not check.matches(manifest):
+            report.add(
+                "backup.verify.checksum",
+                Severity.CRITICAL,
+                f"{backup.name}: the copy in {check.label} is damaged "
+                f"({check.error or 'sha256 mismatch'})",
+                f"expected sha256 {manifest['dump']['sha256']}, got {check.sha256 or '-'} "
+                f"({check.bytes:,} of {manifest['dump']['bytes']:,} bytes)",
+                "Restore from a copy that verifies (another storage), and take a new backup now: "
+                "python manage.py backup create",
+                rank=1,
+                backup=backup.name,
+                storage=check.label,
+            )
+    ok = place is not None and all(c.matches(manifest) for c in checks)
+    if place is not None:
+        engine = backup_engine.by_name(manifest["engine"])
+        try:
+            counter = _Counter()
+            raw = stream(place, backup)
+            result["archive"] = engine.check_archive(_hashed(raw, counter))
+            for _ in _hashed(raw, counter):  # pg_restore --list stops at the TOC: read the rest
+                pass
+            if counter.bytes != manifest["dump"]["raw_bytes"]:
+                raise EngineError(
+                    f"decompressed to {counter.bytes:,} bytes, the manifest says "
+                    f"{manifest['dump']['raw_bytes']:,}"
+                )
+            result["decompressed_bytes"] = counter.bytes
+        except EngineError as exc:
+            ok = False
+            result["archive_error"] = str(exc)
+            report.add(
+                "backup.verify.archive",
+                Severity.CRITICAL,
+                f"{backup.name}: the archive does not read back",
+                redact.mask_text(str(exc)),
+                "Take a new backup now (python manage.py backup create) and check the storage.",
+                rank=2,
+                backup=backup.name,
+            )
+        if ok and restore_test:
+            ok = _restore_test(backup, place, engine, report, result)
+    elif not checks:
+        report.add(
+            "backup.verify.missing",
+            Severity.CRITICAL,
+            f"{backup.name}: no storage holds its dump",
+            f"{backup.file} is in none of: {', '.join(p.label for p in storage.configured())}",
+            "Take a new backup now: python manage.py backup create",
+            rank=1,
+            backup=backup.name,
+        )
+    result["ok"] = ok
+    # one damaged copy does not make the backup useless while another copy reads back
+    result["usable"] = (
+        place is not None
+        and "archive_error" not in result
+        and (ok or not restore_test or bool((result.get("restore_test") or {}).get("ok")))
+    )
+    backup.manifest["verification"] = result
+    try:
+        save_manifest(backup)
+    except (OSError, StorageError) as exc:
+        logger.warning("could not record verification of %s: %s", backup.name, exc)
+    if ok:
+        report.add(
+            "backup.verify.ok",
+            Severity.OK,
+            f"{backup.name}: sha256 matches in {len(checks)} storage(s), "
+            "archive reads back" + (", restore test passed" if restore_test else ""),
+            rank=90,
+            backup=backup.name,
+        )
+    return ok
+
+
+def _restore_test(
+    backup: Backup, place: Place, engine: Any, report: Report, result: dict[str, Any]
+) -> bool:
+    started = time.monotonic()
+    try:
+        counts = engine.restore_test(backup.alias or "default", stream(place, backup))
+    except EngineError as exc:
+        result["restore_test"] = {"ok": False, "error": str(exc)}
+        report.add(
+            "backup.verify.restore_test",
+            Severity.CRITICAL,
+            f"{backup.name}: the restore test failed",
+            redact.mask_text(str(exc)),
+            "Take a new backup now and verify it: python manage.py backup create && "
+            "python manage.py backup verify --latest --restore-test",
+            rank=1,
+            backup=backup.name,
+        )
+        return False
+    seconds = round(time.monotonic() - started, 3)
+    mismatches = {
+        table: {"manifest": info["rows"], "restored": counts.get(table)}
+        for table, info in backup.manifest.get("tables", {}).items()
+        if info.get("exact") and counts.get(table) != info["rows"]
+    }
+    result["restore_test"] = {"ok": not mismatches, "seconds": seconds, "tables": len(counts)}
+    if mismatches:
+        result["restore_test"]["mismatches"] = mismatches
+        report.add(
+            "backup.verify.row_counts",
+            Severity.CRITICAL,
+            f"{backup.name}: restored row counts differ from the manifest",
+            ", ".join(f"{t}: {m['manifest']} -> {m['restored']}" for t, m in mismatches.items()),
+            "Take a new backup now: python manage.py backup create",
+            rank=1,
+            backup=backup.name,
+        )
+        return False
+    return True
+
+
+def verify(
+    name: str | None = None,
+    alias: str | None = None,
+    *,
+    latest: bool = False,
+    all_backups: bool = False,
+    restore_test: bool = False,
+) -> Report:
+    report = Report("backup verify", kind=REPORT)
+    if all_backups:
+        backups = sorted(catalog().values(), key=lambda b: b.created_at, reverse=True)
+        if alias:
+            backups = [b for b in backups if b.alias == alias]
+    else:
+        backups = [find(name, alias, latest=latest)]
+    if not backups:
+        report.add(
+            "backup.verify.none",
+            Severity.WARNING,
+            "there are no backups to verify",
+            fix="python manage.py backup create",
+        )
+    rows = []
+    for backup in backups:
+        ok = verify_one(backup, report, restore_test)
+        test = (backup.verification or {}).get("restore_test") or {}
+        rows.append(
+            {
+                "name": backup.name,
+                "ok": ok,
+                "copies": ", ".join(
+                    f"{k}:{v}" for k, v in (backup.verification or {}).get("copies", {}).items()
+                ),
+                "restore_test_s": test.get("seconds"),
+            }
+        )
+    report.extras["verified"] = rows
+    return report
+
+
+__all__ = ["good_copy", "list_backups", "stream", "verify"]

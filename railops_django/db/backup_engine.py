@@ -1,0 +1,109 @@
+"""The one place where a backup engine is chosen for a database alias.
+
+Each engine is a module with the same functions (see ``Engine``):
+
+- ``preflight(alias) -> dict``: versions; raises CannotRun with the exact fix when it cannot run;
+- ``open_dump(alias, schema_only, exact_count_limit)``: a context manager yielding a ``Dump``;
+- ``check_archive(chunks) -> dict``: read the whole raw dump and check its table of contents;
+- ``restore_test(alias, chunks) -> dict[str, int]``: restore into a scratch database, count rows;
+- ``restore(alias, chunks)``: restore into the live database in one transaction, or not at all;
+- ``replica_lock(alias, lock_dir)``: a context manager yielding True when this process holds it.
+
+``chunks`` are the *decompressed* bytes of a dump, streamed (bounded memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol, cast
+
+from .. import conf
+from ..report import CannotRun
+from . import vendor
+
+
+class EngineError(Exception):
+    """The engine ran but failed (pg_dump exited non-zero, a corrupt archive...).
+
+    The message is already masked and says what happened.
+    """
+
+
+@dataclass
+class Dump:
+    """A dump in progress: its raw bytes as an iterator, and what the engine knows about it."""
+
+    chunks: Iterator[bytes]
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    NAME: str
+    SUFFIX: str
+
+    def preflight(self, alias: str) -> dict[str, Any]: ...
+
+    def open_dump(
+        self, alias: str, schema_only: bool, exact_count_limit: int
+    ) -> AbstractContextManager[Dump]: ...
+
+    def check_archive(self, chunks: Iterator[bytes]) -> dict[str, Any]: ...
+
+    def restore_test(self, alias: str, chunks: Iterator[bytes]) -> dict[str, int]: ...
+
+    def restore(self, alias: str, chunks: Iterator[bytes]) -> None: ...
+
+    def replica_lock(self, alias: str, lock_dir: Path) -> AbstractContextManager[bool]: ...
+
+
+def _pg_dump() -> ModuleType:
+    from . import pg_dump
+
+    return pg_dump
+
+
+def _sqlite() -> ModuleType:
+    from . import sqlite_backup
+
+    return sqlite_backup
+
+
+# vendor -> {engine name -> loader}. The native PostgreSQL engine (no pg_dump binary needed) is
+# another issue's work: when it lands, register it here as "native" and make "auto" fall back to
+# it when pg_dump is missing or older than the server (see ``for_alias``).
+ENGINES: dict[str, dict[str, Callable[[], ModuleType]]] = {
+    "postgresql": {"pg_dump": _pg_dump},
+    "sqlite": {"sqlite": _sqlite},
+}
+
+
+def by_name(name: str) -> Engine:
+    """The engine that wrote a manifest (``manifest["engine"]``)."""
+    for engines in ENGINES.values():
+        if name in engines:
+            return cast(Engine, engines[name]())
+    raise CannotRun(f"backup engine {name!r} is not available in this railops version")
+
+
+def for_alias(alias: str) -> Engine:
+    """The engine for ``alias``, honouring ``RAILOPS["BACKUP_ENGINE"]`` (auto|pg_dump|native)."""
+    name = vendor(alias)
+    choice = conf.get("BACKUP_ENGINE")
+    engines = ENGINES[name]
+    if name != "postgresql":
+        return cast(Engine, next(iter(engines.values()))())
+    if choice == "native" and "native" not in engines:
+        raise CannotRun(
+            "BACKUP_ENGINE 'native' is not available yet: install the PostgreSQL client "
+            "(postgresql-client matching the server) and set RAILOPS_BACKUP_ENGINE=pg_dump or auto"
+        )
+    if choice in engines:
+        return cast(Engine, engines[choice]())
+    # "auto": pg_dump for now; its preflight raises CannotRun with the fix. Once "native" is
+    # registered, catch that CannotRun here and return the native engine instead.
+    return cast(Engine, engines["pg_dump"]())

@@ -1,0 +1,83 @@
+"""backup [create|list|report|verify|restore|cleanup|daemon]: verified 3-2-1 backups."""
+
+from __future__ import annotations
+
+from typing import IO, Any, cast
+
+from django.core.management.base import CommandParser
+
+from ... import backup, render
+from ...backup import catalog, overview, retention, schedule
+from ...report import CannotRun, Report
+from ..base import RailopsCommand
+
+ACTIONS = ("create", "list", "report", "verify", "restore", "cleanup", "daemon")
+
+
+class Command(RailopsCommand):
+    help = "Create, list, report on, verify, restore and clean up verified 3-2-1 backups."
+
+    def add_command_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", nargs="?", choices=ACTIONS, default="create")
+        parser.add_argument("name", nargs="?", help="backup name (verify, restore)")
+        parser.add_argument("--tier", default="manual", help="create: tier, or auto (by date)")
+        parser.add_argument("--schema-only", action="store_true", help="create: schema only")
+        parser.add_argument("--if-due", action="store_true", help="create: only when due")
+        parser.add_argument("--latest", action="store_true", help="the newest good backup")
+        parser.add_argument("--all", action="store_true", dest="all_backups", help="verify all")
+        parser.add_argument("--restore-test", action="store_true", help="verify by restoring")
+        parser.add_argument("--noinput", "--no-input", action="store_false", dest="interactive")
+        parser.add_argument("--force", action="store_true", help="restore despite migrations")
+        parser.add_argument("--dry-run", action="store_true", help="say what would happen")
+        parser.add_argument("--once", action="store_true", help="daemon: one run, then exit")
+
+    def run(self, **options: Any) -> Report:
+        action, alias, name = options["action"], options["database"], options["name"]
+        if name and action not in ("verify", "restore"):
+            raise CannotRun(f"backup {action} takes no NAME: use backup verify|restore {name}")
+        if action == "create":
+            # the raw stream: OutputWrapper would end every "\r" progress update with a newline
+            stream = cast(IO[str], getattr(self.stderr, "_out", self.stderr))
+            progress = render.Progress(stream, enabled=self.progress_enabled(options))
+            return schedule.create_report(
+                alias,
+                options["tier"],
+                schema_only=options["schema_only"],
+                if_due=options["if_due"],
+                progress=progress,
+                dry_run=options["dry_run"],
+            )
+        if action == "list":
+            return overview.listing(alias)
+        if action == "report":
+            return overview.report(alias)
+        if action == "verify":
+            if not (name or options["latest"] or options["all_backups"]):
+                raise CannotRun("backup verify needs NAME, --latest or --all")
+            return backup.verify(
+                name,
+                alias,
+                latest=options["latest"],
+                all_backups=options["all_backups"],
+                restore_test=options["restore_test"],
+            )
+        if action == "restore":
+            if not (name or options["latest"]):
+                raise CannotRun("backup restore needs NAME or --latest: see backup list")
+            target = catalog.find(name, alias, latest=options["latest"])
+            if options["interactive"] and not options["dry_run"]:
+                self.confirm(target.name, alias)
+            return backup.restore(
+                target.name, alias, force=options["force"], dry_run=options["dry_run"]
+            )
+        if action == "cleanup":
+            return retention.cleanup(dry_run=options["dry_run"])
+        return schedule.daemon(alias, once=options["once"])
+
+    def confirm(self, name: str, alias: str) -> None:
+        answer = input(
+            f"Restore {name} into database {alias!r}? Its current data is replaced "
+            "(a safety backup is taken first). Type 'yes' to continue: "
+        )
+        if answer.strip().lower() != "yes":
+            raise CannotRun("restore cancelled: nothing was changed")

@@ -1,0 +1,132 @@
+"""Every backup lands in every storage: two FileSystemStorages and S3 (moto, on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import socket
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from railops_django import backup
+from tests.utils import run_command
+
+BUCKET = "railops-test-backups"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=BUCKET)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def three_storages(tmp_path, settings, s3_endpoint):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "disk_a": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "a")},
+        },
+        "disk_b": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "b")},
+        },
+        "offsite": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": BUCKET,
+                "endpoint_url": s3_endpoint,
+                "access_key": "testing",
+                "secret_key": "testing",
+                "region_name": "us-east-1",
+                "file_overwrite": True,
+            },
+        },
+    }
+    settings.RAILOPS = {
+        "BACKUP_DIR": str(tmp_path / "local"),
+        "BACKUP_STORAGES": ["disk_a", "disk_b", "offsite"],
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=obj["Key"])
+    return tmp_path / "a" / "railops-backups", tmp_path / "b" / "railops-backups", client
+
+
+def test_create__two_disks_and_s3__every_copy_lands_and_verify_agrees(three_storages, shop_data):
+    disk_a, disk_b, s3 = three_storages
+    result = backup.create()
+    files = {f"{result.name}.json", result.manifest["dump"]["file"]}
+    assert {p.name for p in disk_a.iterdir()} == files
+    assert {p.name for p in disk_b.iterdir()} == files
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert keys == {f"railops-backups/{f}" for f in files}
+    listed = backup.list_backups()
+    assert [b.name for b in listed] == [result.name]
+    assert sorted(listed[0].places) == ["disk_a", "disk_b", "offsite"]
+    out, err, code = run_command("backup", "verify", "--latest")
+    assert code == 0, out + err
+    verification = backup.list_backups()[0].verification
+    assert verification["copies"] == {"disk_a": "ok", "disk_b": "ok", "offsite": "ok"}
+    out, err, code = run_command("backup", "report")
+    assert "3-2-1: copies in 2+ storages, one off this machine" in out
+
+
+def test_one_damaged_copy__verify_names_it_and_restore_uses_a_good_copy(three_storages, shop_data):
+    disk_a, _disk_b, _s3 = three_storages
+    result = backup.create()
+    dump = disk_a / result.manifest["dump"]["file"]
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    dump.write_bytes(bytes(data))
+    out, _err, code = run_command("backup", "verify", result.name)
+    assert code == 2
+    assert "the copy in disk_a is damaged" in out
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 0, [f.detail for f in report.findings]
+    assert report.extras["restore"]["from_storage"] == "disk_b"
+    # one good copy left: the backup still counts as good
+    assert [b.name for b in backup.list_backups()] == [result.name]
+
+
+def test_unknown_storage_alias__exits_3_naming_it(backup_dir, settings, db):
+    settings.RAILOPS = {"BACKUP_DIR": str(backup_dir), "BACKUP_STORAGES": ["nope"]}
+    _out, err, code = run_command("backup", "create")
+    assert code == 3 and "'nope', which is not in settings.STORAGES" in err
+
+
+def test_s3_only__create_verify_restore_work_without_a_local_copy(
+    three_storages, shop_data, settings
+):
+    _disk_a, _disk_b, s3 = three_storages
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_STORAGES": ["offsite"]}
+    result = backup.create()
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert f"railops-backups/{result.manifest['dump']['file']}" in keys
+    assert backup.verify(result.name, restore_test=True).exit_code == 0
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 0 and report.extras["restore"]["from_storage"] == "offsite"
