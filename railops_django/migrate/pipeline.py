@@ -11,6 +11,7 @@ from typing import Any
 from django.db.migrations.executor import MigrationExecutor
 
 from .. import conf, db, redact
+from ..backup import create
 from ..db import connection as dbconn
 from ..db import locks, pg_preflight
 from ..db.schema import drift
@@ -416,18 +417,6 @@ def _backup(report: Report, alias: str, wanted: bool, schema_only: bool) -> str 
             "No backup before migrating (--no-backup)",
             detail="If this migration loses data there is no pre-migration copy to restore.",
             fix="Drop --no-backup, or take one first: python manage.py backup create",
-            rank=30,
-        )
-        return None
-    try:
-        from railops_django.backup import create  # type: ignore[attr-defined,import-not-found,unused-ignore]
-    except ImportError:
-        report.add(
-            "migrate.backup.unavailable",
-            Severity.WARNING,
-            "backup module unavailable: migrating without a pre-migration backup",
-            fix="Install a railops-django version with the backup command, or take one by hand "
-            "(pg_dump) before migrating.",
             rank=30,
         )
         return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 
@@ -40,15 +39,19 @@ def test_nothing_pending__exits_0_without_taking_the_lock(migrate_apps):
     assert "lock" not in payload
 
 
-def test_force__nothing_pending__runs_post_migrate_and_backup_step(migrate_apps):
+def test_force__nothing_pending__runs_post_migrate_and_backup_step(migrate_apps, settings):
     from django.contrib.contenttypes.models import ContentType
+
+    from railops_django.backup import list_backups
 
     ContentType.objects.filter(app_label="shop").delete()
     out, err, code = run_command("safe_migrate", "--noinput", "--force", "--format", "json")
     payload = _json(out)
     assert code == 0, err
     assert "migrate.applied" in _ids(payload)
-    assert "migrate.backup.unavailable" in _ids(payload)
+    assert "migrate.backup.created" in _ids(payload)
+    (backup,) = list_backups("default")
+    assert backup.tier == "predeploy" and backup.name in out
     # post_migrate handlers ran: content types are back.
     assert ContentType.objects.filter(app_label="shop").exists()
 
@@ -288,35 +291,25 @@ class _Made:
     name = "default-20260101T000000Z-predeploy"
 
 
-def test_backup_module_present__backup_named_in_the_rollback_plan(migrate_apps, monkeypatch):
-    import types
+def test_schema_only_backup__taken_first_and_named_in_the_rollback_plan(migrate_apps):
+    from railops_django.backup import list_backups
 
-    calls = []
-    fake = types.ModuleType("railops_django.backup")
-    fake.create = lambda alias, tier, *, schema_only=False: (
-        calls.append((tier, schema_only)) or _Made()
-    )  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "railops_django.backup", fake)
     migrate_apps("fail_a")
     payload = migrate.run("default", schema_only_backup=True).as_dict()
     assert payload["exit_code"] == 0
-    assert calls == [("predeploy", True)]
-    assert payload["rollback_plan"]["backup"] == _Made.name
+    (backup,) = list_backups("default")
+    assert backup.tier == "predeploy" and backup.manifest["schema_only"] is True
+    assert payload["rollback_plan"]["backup"] == backup.name
     assert "migrate.backup.created" in _ids(payload)
 
 
-def test_backup_fails__nothing_applied_exit_3(migrate_apps, monkeypatch):
-    import types
-
-    def broken(alias, tier, *, schema_only=False):
-        raise OSError("disk full")
-
-    fake = types.ModuleType("railops_django.backup")
-    fake.create = broken  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "railops_django.backup", fake)
+def test_backup_fails__nothing_applied_exit_3(migrate_apps, settings, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the backup directory should be")
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_DIR": str(blocker / "backups")}
     migrate_apps("fail_a")
     _, err, code = run_command("safe_migrate", "--noinput")
-    assert code == 3 and "disk full" in err and "--no-backup" in err
+    assert code == 3 and "--no-backup" in err
     assert migrate.current_state()["fail_a"] == "zero"
 
 
