@@ -55,6 +55,10 @@ def run_manage(
     """Run ``example_project/manage.py`` in a fresh process, as a user would."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("DJANGO_SETTINGS_MODULE", None)
+    # The subprocess imports the same railops_django as the tests, whatever is installed.
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), full_env.get("PYTHONPATH", "")) if p
+    )
     return subprocess.run(
         [sys.executable, str(EXAMPLE / "manage.py"), *args],
         capture_output=True,

@@ -1,0 +1,250 @@
+"""The six steps of railway_deploy. Each takes the Context and returns findings."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+
+from .. import conf, platform, redact
+from ..db import connection as dbconn
+from ..report import Finding, Severity
+from .ledger import migration_state
+from .pipeline import Context, Step
+
+GIT_TIMEOUT_S = 10
+
+
+def _ok(step: str, title: str, **data: object) -> Finding:
+    return Finding(f"deploy.{step}", Severity.OK, title, data=dict(data))
+
+
+def _git_dir() -> Path | None:
+    start = Path(getattr(settings, "BASE_DIR", None) or os.getcwd()).resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def git_findings(ctx: Context) -> list[Finding]:
+    """The code being deployed: a clean git tree, or Railway's commit sha."""
+    railway = platform.railway()
+    repo = _git_dir()
+    if repo is None or shutil.which("git") is None:
+        ctx.release.git_sha = railway.git_commit
+        if railway.git_commit:
+            return [
+                _ok("git", f"Deploying commit {railway.git_commit[:12]} (RAILWAY_GIT_COMMIT_SHA)")
+            ]
+        return [
+            Finding(
+                "deploy.git.unknown",
+                Severity.INFO,
+                "The deployed commit is unknown",
+                detail="No .git directory and no RAILWAY_GIT_COMMIT_SHA.",
+                fix="Deploy from a git repository so Railway sets RAILWAY_GIT_COMMIT_SHA; the "
+                "release ledger then records which code each release ran.",
+            )
+        ]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=True,
+        ).stdout.strip()
+
+    try:
+        sha = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain")
+    except (subprocess.SubprocessError, OSError) as exc:
+        ctx.release.git_sha = railway.git_commit
+        return [
+            Finding(
+                "deploy.git.unreadable",
+                Severity.INFO,
+                "Could not read the git state",
+                detail=redact.mask_exception(exc),
+                fix="Make sure the repository has at least one commit.",
+            )
+        ]
+    ctx.release.git_sha = railway.git_commit or sha
+    if dirty:
+        changed = len(dirty.splitlines())
+        return [
+            Finding(
+                "deploy.git.uncommitted",
+                Severity.WARNING,
+                f"{changed} uncommitted change(s) in {repo}",
+                detail="The release ledger records a commit that is not what is deployed.",
+                fix="Commit (or stash) the changes before deploying.",
+                data={"changed": changed},
+            )
+        ]
+    return [_ok("git", f"Deploying commit {sha[:12]} (clean tree)")]
+
+
+def prerequisites(ctx: Context) -> list[Finding]:
+    from ..diagnose import environment_findings, static_probes
+
+    findings = [*environment_findings(), *static_probes(), *git_findings(ctx)]
+    result = dbconn.probe(ctx.options.alias)
+    if not result.ok and result.error is not None:
+        findings.append(dbconn.failure_finding(ctx.options.alias, result.error, "deploy"))
+        return findings
+    findings.append(_ok("database", f"Database reachable ({result.latency_ms} ms)"))
+    railway = platform.railway()
+    ctx.release.deployment_id = railway.deployment_id
+    ctx.release.environment = railway.environment_name
+    ctx.release.migrations_before = migration_state(ctx.options.alias)
+    return findings
+
+
+def _only_local_storage() -> bool:
+    return not conf.get("BACKUP_STORAGES")
+
+
+def backup(ctx: Context) -> list[Finding]:
+    options = ctx.options
+    if options.no_backup:
+        return [
+            Finding(
+                "deploy.backup.skipped",
+                Severity.WARNING,
+                "No backup before this deploy (--no-backup)",
+                fix="Drop --no-backup: a failed migration then has a backup to return to.",
+            )
+        ]
+    findings: list[Finding] = []
+    if _only_local_storage():
+        offsite = Finding(
+            "deploy.backup.local_only",
+            Severity.CRITICAL if options.require_offsite_backup else Severity.WARNING,
+            "The pre-deploy backup goes only to this container's disk",
+            detail="Railway's pre-deploy container has no volume, and its disk is discarded "
+            "after the command: this backup will not survive the deploy.",
+            fix="Add an offsite storage: STORAGES['backups'] = django-storages' S3 backend (a "
+            "Railway bucket works) and RAILOPS_BACKUP_STORAGES=backups.",
+            rank=5,
+        )
+        findings.append(offsite)
+        if options.require_offsite_backup:
+            return findings
+    if options.dry_run:
+        findings.append(_ok("backup", f"Would back up database {options.alias!r} (tier predeploy)"))
+        return findings
+    from ..backup import BackupFailed, create
+
+    try:
+        result = create(options.alias, tier="predeploy")
+    except BackupFailed as exc:
+        findings.append(
+            Finding(
+                "deploy.backup.failed",
+                Severity.CRITICAL,
+                "The pre-deploy backup failed; nothing was changed",
+                detail=redact.mask_exception(exc),
+                fix="Fix the backup (python manage.py backup create) or deploy with --no-backup "
+                "knowingly.",
+            )
+        )
+        return findings
+    ctx.release.backup_name = result.name
+    findings.extend(f for f in result.findings if f.severity >= Severity.WARNING)
+    findings.append(_ok("backup", f"Backup {result.name} written", backup=result.name))
+    return findings
+
+
+def release_record(ctx: Context) -> list[Finding]:
+    if ctx.options.dry_run:
+        return [_ok("release", "Would record a release in the ledger")]
+    row = ctx.release.save()
+    if row is None:
+        return [
+            _ok(
+                "release",
+                "The ledger table does not exist yet; the release is recorded after migrating",
+            )
+        ]
+    return [_ok("release", f"Release {row.pk} recorded (started)", release=row.pk)]
+
+
+def migrate(ctx: Context) -> list[Finding]:
+    options = ctx.options
+    if options.skip_migration:
+        return [_ok("migrate", "Migrations skipped (--skip-migration)")]
+    from ..migrate import run as migrate_run
+
+    rehearsal = migrate_run(options.alias, dry_run=True, backup=False)
+    if rehearsal.status is Severity.CRITICAL or options.dry_run:
+        return _prefixed(rehearsal.findings, "dry run")
+    applied = migrate_run(options.alias, backup=False)
+    findings = _prefixed(applied.findings, "")
+    if ctx.release.row is None and applied.status is not Severity.CRITICAL:
+        ctx.release.save()
+    return findings
+
+
+def _prefixed(findings: list[Finding], label: str) -> list[Finding]:
+    if not label:
+        return list(findings)
+    return [
+        Finding(f.id, f.severity, f"{label}: {f.title}", f.detail, f.fix, f.rank, f.data)
+        for f in findings
+    ]
+
+
+def collectstatic(ctx: Context) -> list[Finding]:
+    if ctx.options.skip_collectstatic:
+        return [_ok("static", "collectstatic skipped (--skip-collectstatic)")]
+    if not getattr(settings, "STATIC_ROOT", None):
+        return [_ok("static", "STATIC_ROOT is not set; nothing to collect")]
+    if ctx.options.dry_run:
+        return [_ok("static", f"Would run collectstatic --noinput into {settings.STATIC_ROOT}")]
+    out = io.StringIO()
+    try:
+        call_command("collectstatic", interactive=False, verbosity=1, stdout=out, stderr=out)
+    except Exception as exc:
+        return [
+            Finding(
+                "deploy.static.failed",
+                Severity.CRITICAL,
+                "collectstatic failed",
+                detail=redact.mask_exception(exc),
+                fix="Run python manage.py collectstatic --noinput and fix the file it names.",
+            )
+        ]
+    summary = out.getvalue().strip().splitlines()
+    return [_ok("static", summary[-1] if summary else "Static files collected")]
+
+
+def health(ctx: Context) -> list[Finding]:
+    from ..diagnose.edge import replay
+    from ..health import run as health_run
+
+    report = health_run(ctx.options.alias)
+    findings = [f for f in report.findings if f.severity >= Severity.WARNING]
+    # Railway's healthcheck sends Host: healthcheck.railway.app; elsewhere use the app's own host.
+    host = "healthcheck.railway.app" if platform.railway().on_railway else None
+    findings.append(replay(conf.get("HEALTHCHECK_PATH") or "/", host=host))
+    if not any(f.severity >= Severity.WARNING for f in findings):
+        findings.append(_ok("health", "Database healthy"))
+    return findings
+
+
+STEPS = [
+    Step("prerequisites", prerequisites),
+    Step("backup", backup),
+    Step("release", release_record),
+    Step("migrate", migrate),
+    Step("static", collectstatic),
+    Step("health", health),
+]

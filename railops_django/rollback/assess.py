@@ -1,0 +1,158 @@
+"""emergency_rollback assess: the damage report, and which way back applies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import conf, redact
+from ..db import connection as dbconn
+from ..deploy.ledger import migration_state, recent
+from ..models import Release
+from ..report import Finding, Report, Severity
+from . import state
+
+
+def _backups(alias: str) -> list[dict[str, Any]]:
+    from ..backup import list_backups
+
+    rows = []
+    for backup in list_backups(alias)[:5]:
+        manifest = getattr(backup, "manifest", None) or {}
+        rows.append(
+            {
+                "name": getattr(backup, "name", manifest.get("name", "")),
+                "created": manifest.get("created_at", ""),
+                "tier": manifest.get("tier", ""),
+                "verified": bool(manifest.get("verification")),
+            }
+        )
+    return rows
+
+
+def _edge(paths: list[str]) -> list[Finding]:
+    from ..diagnose.edge import replay
+
+    return [replay(path) for path in paths]
+
+
+def assess(alias: str) -> Report:
+    report = Report("emergency_rollback")
+    probe = dbconn.probe(alias)
+    if not probe.ok and probe.error is not None:
+        report.findings.append(dbconn.failure_finding(alias, probe.error, "rollback", rank=0))
+        report.add(
+            "rollback.recommendation",
+            Severity.CRITICAL,
+            "Recommendation: fix the database connection first; no rollback can run without it",
+            fix="python manage.py railway_diagnose shows the cause; roll back nothing until the "
+            "database answers.",
+            rank=1,
+            path="configuration",
+        )
+        return report
+    report.add("rollback.database", Severity.OK, f"Database reachable ({probe.latency_ms} ms)")
+
+    gap = state.gap(alias)
+    releases = recent(alias, 5)
+    report.extras["releases"] = releases
+    try:
+        report.extras["backups"] = _backups(alias)
+    except ImportError:
+        report.extras["backups"] = []
+    backups = report.extras["backups"]
+    previous = _previous_good(alias)
+
+    if gap.unknown_applied:
+        report.add(
+            "rollback.code_behind_schema",
+            Severity.CRITICAL,
+            f"{len(gap.unknown_applied)} applied migration(s) are unknown to this code",
+            detail="The code was rolled back but the schema was not: "
+            + ", ".join(gap.unknown_applied),
+            fix="Redeploy the newer code and run emergency_rollback recover from it (it knows how "
+            "to reverse its migrations), then roll the code back; or restore "
+            + (backups[0]["name"] if backups else "a backup taken before that release")
+            + " with emergency_rollback recover --backup NAME.",
+            rank=2,
+            migrations=gap.unknown_applied,
+        )
+    if gap.pending:
+        report.add(
+            "rollback.pending",
+            Severity.WARNING,
+            f"{len(gap.pending)} migration(s) of this code are not applied",
+            detail=", ".join(gap.pending[:20]),
+            fix="python manage.py safe_migrate",
+            rank=3,
+            migrations=gap.pending,
+        )
+    try:
+        from ..db.schema import drift
+
+        report.extend(drift(alias))
+    except ImportError:
+        redact.logger.debug("schema drift check unavailable")
+    try:
+        health_path = conf.get("HEALTHCHECK_PATH")
+        report.extend(_edge(["/", *([health_path] if health_path else [])]))
+    except ImportError:
+        redact.logger.debug("edge replay unavailable")
+
+    report.findings.append(_recommend(report, gap, previous, backups))
+    return report
+
+
+def _previous_good(alias: str) -> Release | None:
+    from .recover import target_release
+
+    try:
+        return target_release(alias, None)
+    except Exception:  # no ledger table or no earlier release: assess must still answer
+        redact.logger.debug("no previous good release", exc_info=True)
+        return None
+
+
+def _recommend(
+    report: Report, gap: state.MigrationGap, previous: Release | None, backups: list[dict[str, Any]]
+) -> Finding:
+    problems = [f for f in report.findings if f.severity >= Severity.WARNING]
+    if gap.unknown_applied:
+        path, text = "restore", "redeploy the newer code to reverse its migrations, or restore"
+        fix = "python manage.py emergency_rollback recover --backup " + (
+            backups[0]["name"] if backups else "NAME"
+        )
+    elif gap.pending:
+        path, text = "migrate", "apply the pending migrations"
+        fix = "python manage.py safe_migrate"
+    elif any(f.id.startswith("schema.") for f in problems):
+        path, text = "restore", "the schema drifted from the migrations: restore a backup"
+        fix = "python manage.py emergency_rollback recover --backup " + (
+            backups[0]["name"] if backups else "NAME"
+        )
+    elif (
+        problems
+        and previous is not None
+        and previous.migrations_after != migration_state(previous._state.db or "default")
+    ):
+        path = "rollback"
+        text = f"roll the migrations back to release {previous.pk}'s state"
+        fix = f"python manage.py emergency_rollback recover --to-release {previous.pk}"
+    elif problems:
+        path, text = "configuration", "fix the configuration as railway_diagnose says"
+        fix = "python manage.py railway_diagnose"
+    else:
+        return Finding(
+            "rollback.recommendation",
+            Severity.OK,
+            "Recommendation: nothing to roll back; the database matches the code",
+            data={"path": "none"},
+        )
+    worst = max(f.severity for f in problems) if problems else Severity.WARNING
+    return Finding(
+        "rollback.recommendation",
+        worst,
+        f"Recommendation: {text}",
+        fix=fix,
+        rank=1,
+        data={"path": path},
+    )

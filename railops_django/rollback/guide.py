@@ -1,0 +1,93 @@
+"""emergency_rollback guide: the exact manual recovery commands for this project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import redact
+from ..deploy.ledger import ledger_ready
+from ..models import Release
+from ..report import Report, Severity
+from . import state
+
+
+def _latest_backups(alias: str) -> list[str]:
+    try:
+        from ..backup import list_backups
+    except ImportError:
+        return []
+    return [getattr(b, "name", str(b)) for b in list_backups(alias)[:3]]
+
+
+def manual_steps(alias: str) -> list[str]:
+    """Numbered commands, with this project's real backup names and release ids."""
+    lines = ["1. Take an emergency backup first: python manage.py emergency_rollback backup"]
+    backups = _latest_backups(alias)
+    releases: list[Release] = []
+    if ledger_ready(alias):
+        releases = list(Release.objects.using(alias).order_by("-started_at", "-id")[:5])
+    current = releases[0] if releases else None
+    previous = next((r for r in releases[1:] if r.status == Release.Status.SUCCEEDED), None)
+    if current is not None and previous is not None:
+        try:
+            plan = state.back_plan(alias, previous.migrations_after)
+        except Exception:  # the code may not know the recorded migrations: say so
+            redact.logger.debug("no back plan for the guide", exc_info=True)
+            plan = None
+        migrate_lines = [
+            f"python manage.py migrate {app} {leaf}"
+            for app, leaf in (plan.targets.items() if plan else previous.migrations_after.items())
+            if previous.migrations_after.get(app, "zero") != current.migrations_after.get(app)
+        ]
+        schema_first = bool(plan and plan.schema_first)
+        which = previous.railway_deployment_id or previous.git_sha[:12] or "its commit"
+        code_step = (
+            f"Railway dashboard > this service > Deployments > the deployment of release "
+            f"{previous.pk} ({which}) > ... > Redeploy (roll back the code)"
+        )
+        schema_step = (
+            f"Roll the schema back to release {previous.pk}: "
+            + ("; ".join(migrate_lines) if migrate_lines else "nothing to unapply")
+            + f" (or: python manage.py emergency_rollback recover --to-release {previous.pk})"
+        )
+        order = [schema_step, code_step] if schema_first else [code_step, schema_step]
+        reason = (
+            "the old code needs the old schema (columns or tables were removed, renamed or "
+            "altered), so the schema goes back first"
+            if schema_first
+            else "the old code runs on the new schema (it only gained columns or tables), so "
+            "the code goes back first"
+        )
+        lines.append(f"2. Order: {reason}.")
+        lines += [f"{n}. {text}" for n, text in enumerate(order, 3)]
+    else:
+        lines.append("2. No earlier succeeded release is recorded: restore a backup instead.")
+    number = len(lines) + 1
+    if backups:
+        lines.append(
+            f"{number}. Or restore a backup (newest first: {', '.join(backups)}): "
+            f"python manage.py backup restore {backups[0]} --noinput"
+        )
+    else:
+        lines.append(f"{number}. No backup found: python manage.py backup list")
+    lines.append(f"{number + 1}. Check: python manage.py emergency_rollback assess")
+    return lines
+
+
+def guide(alias: str) -> Report:
+    report = Report("emergency_rollback")
+    steps = manual_steps(alias)
+    report.extras["manual_guide"] = steps
+    report.add(
+        "rollback.guide",
+        Severity.INFO,
+        "Manual recovery guide for this project",
+        detail="\n".join(steps),
+    )
+    releases: list[dict[str, Any]] = []
+    if ledger_ready(alias):
+        from ..deploy.ledger import recent
+
+        releases = recent(alias, 5)
+    report.extras["releases"] = releases
+    return report

@@ -1,0 +1,218 @@
+"""emergency_rollback backup / recover: an emergency backup first, then the way back.
+
+By default the schema goes back to the migration state of the last succeeded release before
+the current one. Steps that cannot be reversed, or that destroy data when reversed, are refused
+unless the user accepts the loss; the backup to restore instead is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import DatabaseError
+from django.db.migrations.exceptions import IrreversibleError, NodeNotFoundError
+from django.utils import timezone
+
+from .. import redact
+from ..deploy.ledger import ledger_ready
+from ..models import Release
+from ..report import ACTION, CannotRun, Finding, Report, Severity
+from . import state
+from .assess import assess
+from .guide import manual_steps
+
+
+def target_release(alias: str, release_id: int | None) -> Release:
+    """The release to go back to: the one asked for, or the last good one before the current."""
+    if not ledger_ready(alias):
+        raise CannotRun(
+            "no release ledger in this database: deploy with railway_deploy first, or use "
+            "emergency_rollback recover --backup NAME"
+        )
+    releases = Release.objects.using(alias)
+    if release_id is not None:
+        try:
+            return releases.get(pk=release_id)
+        except Release.DoesNotExist:
+            known = ", ".join(str(pk) for pk in releases.values_list("pk", flat=True)[:10])
+            raise CannotRun(
+                f"release {release_id} does not exist: known releases are {known or 'none'} "
+                "(railway_deploy --history)"
+            ) from None
+    current = releases.order_by("-started_at", "-id").first()
+    if current is None:
+        raise CannotRun("the release ledger is empty: use emergency_rollback recover --backup NAME")
+    previous = (
+        releases.filter(status=Release.Status.SUCCEEDED, id__lt=current.pk)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if previous is None:
+        raise CannotRun(
+            f"no succeeded release before release {current.pk}: use emergency_rollback recover "
+            "--backup NAME (backup list shows the names)"
+        )
+    return previous
+
+
+def emergency_backup(alias: str) -> Report:
+    """A fast backup (tier emergency): no retention, checksum verification only."""
+    from ..backup import create
+
+    report = Report("emergency_rollback", kind=ACTION)
+    result = create(alias, tier="emergency")
+    report.extend(result.findings)
+    report.add(
+        "rollback.backup",
+        Severity.OK,
+        f"Emergency backup {result.name} written",
+        backup=result.name,
+    )
+    report.extras["backup"] = result.name
+    return report
+
+
+@dataclass
+class RecoverOptions:
+    alias: str = "default"
+    to_release: int | None = None
+    backup: str = ""
+    dry_run: bool = False
+    accept_data_loss: bool = False
+    confirm: Callable[[str], bool] = lambda question: True
+
+
+def recover(options: RecoverOptions) -> Report:
+    report = Report("emergency_rollback", kind=ACTION)
+    steps: list[str] = []
+    report.extras["steps"] = steps
+    alias = options.alias
+    try:
+        return _recover(options, report, steps)
+    except (DatabaseError, IrreversibleError, OSError) as exc:
+        report.add(
+            "rollback.recover.failed",
+            Severity.CRITICAL,
+            "Recovery stopped with an error; follow the manual guide",
+            detail=redact.mask_exception(exc),
+            fix="The steps below restore by hand.",
+            rank=0,
+        )
+        report.extras["manual_guide"] = manual_steps(alias)
+        return report
+
+
+def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Report:
+    alias = options.alias
+    if options.backup:
+        plan_text = f"restore backup {options.backup} into database {alias!r}"
+        release = None
+        plan = None
+    else:
+        release = target_release(alias, options.to_release)
+        try:
+            plan = state.back_plan(alias, release.migrations_after)
+        except NodeNotFoundError as exc:
+            raise CannotRun(
+                f"release {release.pk} recorded migration {exc.node[0]}.{exc.node[1]}, which this "
+                "code does not have: deploy that release's code, or use --backup NAME"
+            ) from None
+        report.extras["rollback_plan"] = {
+            "release": release.pk,
+            "targets": plan.targets,
+            "unapply": [s.migration for s in plan.steps],
+        }
+        refusal = _refusal(plan, release, options.accept_data_loss)
+        if refusal is not None:
+            report.findings.append(refusal)
+            return report
+        if not plan.steps:
+            report.add(
+                "rollback.nothing",
+                Severity.OK,
+                f"The schema is already at release {release.pk}'s state",
+            )
+            return report
+        plan_text = (
+            f"unapply {len(plan.steps)} migration(s) to reach release {release.pk}'s state: "
+            + ", ".join(s.migration for s in plan.steps)
+        )
+
+    if options.dry_run:
+        steps.append("Would take an emergency backup (tier emergency)")
+        steps.append(f"Would {plan_text}")
+        report.add("rollback.dry_run", Severity.OK, f"Dry run: would {plan_text}")
+        return report
+    if not options.confirm(f"This will {plan_text}. Continue?"):
+        raise CannotRun("recovery cancelled; nothing was changed")
+
+    backup = emergency_backup(alias)
+    report.extend([f for f in backup.findings if f.severity >= Severity.WARNING])
+    steps.append(f"Took emergency backup {backup.extras['backup']}")
+    report.extras["emergency_backup"] = backup.extras["backup"]
+
+    if options.backup:
+        from ..backup import restore
+
+        restored = restore(options.backup, alias, force=True)
+        report.extend(restored.findings)
+        steps.append(f"Restored backup {options.backup}")
+        if restored.status is Severity.CRITICAL:
+            report.extras["manual_guide"] = manual_steps(alias)
+            return report
+    else:
+        assert release is not None and plan is not None
+        done = state.unapply(alias, release.migrations_after)
+        steps.extend(f"Unapplied {name}" for name in done)
+        newer = (
+            Release.objects.using(alias)
+            .filter(id__gt=release.pk)
+            .exclude(status=Release.Status.ROLLED_BACK)
+        )
+        rolled = list(newer.values_list("pk", flat=True))
+        newer.update(status=Release.Status.ROLLED_BACK, finished_at=timezone.now())
+        steps.append(f"Marked release(s) {rolled} rolled back")
+        report.add(
+            "rollback.recovered",
+            Severity.OK,
+            f"Schema rolled back to release {release.pk}'s state",
+            detail="\n".join(steps),
+            rolled_back=rolled,
+        )
+    after = assess(alias)
+    report.extras["assess_after"] = [f.as_dict() for f in after.sorted_findings()]
+    return report
+
+
+def _refusal(plan: state.BackPlan, release: Release, accept_data_loss: bool) -> Finding | None:
+    current = Release.objects.using(release._state.db).order_by("-started_at", "-id").first()
+    backup_hint = (
+        f"python manage.py emergency_rollback recover --backup {current.backup_name}"
+        if current is not None and current.backup_name
+        else "python manage.py emergency_rollback recover --backup NAME (backup list)"
+    )
+    if plan.irreversible:
+        names = ", ".join(f"{s.migration} ({'; '.join(s.irreversible)})" for s in plan.irreversible)
+        return Finding(
+            "rollback.irreversible",
+            Severity.CRITICAL,
+            "Refused: the way back includes irreversible migrations",
+            detail=names,
+            fix=f"Restore the backup taken before the release instead: {backup_hint}",
+            rank=0,
+            data={"migrations": [s.migration for s in plan.irreversible]},
+        )
+    if plan.lossy and not accept_data_loss:
+        names = ", ".join(f"{s.migration} ({'; '.join(s.loses_data)})" for s in plan.lossy)
+        return Finding(
+            "rollback.data_loss",
+            Severity.CRITICAL,
+            "Refused: reversing these migrations drops data written since",
+            detail=names,
+            fix="Re-run with --accept-data-loss to drop it, or restore the backup instead: "
+            + backup_hint,
+            rank=0,
+            data={"migrations": [s.migration for s in plan.lossy]},
+        )
+    return None

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class IrrevConfig(AppConfig):
+    name = "tests.rollback.irrevapp"
+    label = "railops_irrevapp"

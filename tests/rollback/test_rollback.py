@@ -1,0 +1,256 @@
+"""emergency_rollback on the real test database, with test apps standing in for releases."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from railops_django.deploy.ledger import migration_state
+from railops_django.models import Release
+from tests.utils import run_command, run_manage
+
+R2 = "tests.rollback.r2app"
+IRREV = "tests.rollback.irrevapp"
+LABELS = {R2: "railops_r2app", IRREV: "railops_irrevapp"}
+
+
+def _schema() -> list[tuple[str, list[tuple[str, bool]]]]:
+    with connection.cursor() as cursor:
+        return [
+            (
+                t,
+                [
+                    (c.name, bool(c.null_ok))
+                    for c in connection.introspection.get_table_description(cursor, t)
+                ],
+            )
+            for t in sorted(connection.introspection.table_names(cursor))
+        ]
+
+
+def _content() -> dict[str, str]:
+    """Per-table content checksums (count + md5 over ordered rows)."""
+    out = {}
+    with connection.cursor() as cursor:
+        for table in sorted(connection.introspection.table_names(cursor)):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            rows = sorted(repr(r) for r in cursor.fetchall())
+            digest = hashlib.md5("\n".join(rows).encode()).hexdigest()
+            out[table] = f"{len(rows)}:{digest}"
+    return out
+
+
+@pytest.fixture
+def backup_dir(tmp_path, monkeypatch):
+    path = tmp_path / "backups"
+    monkeypatch.setenv("RAILOPS_BACKUP_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def test_apps(settings):
+    added: list[str] = []
+
+    def enable(*apps: str) -> None:
+        added.extend(apps)
+        settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, *apps]
+
+    yield enable
+    for app in added:
+        _drop_app(LABELS[app])
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a not in added]
+
+
+def _drop_app(label: str) -> None:
+    """Remove a test app's tables and migration records (its migrations may be irreversible)."""
+    from django.apps import apps
+
+    call_command("migrate", label, "zero", fake=True, verbosity=0)
+    with connection.cursor() as cursor:
+        existing = set(connection.introspection.table_names(cursor))
+    with connection.schema_editor() as editor:
+        for model in reversed(list(apps.get_app_config(label).get_models())):
+            if model._meta.db_table in existing:
+                editor.delete_model(model)
+
+
+def _release(status: str = "succeeded", backup: str = "") -> Release:
+    return Release.objects.create(
+        status=status, migrations_after=migration_state("default"), backup_name=backup
+    )
+
+
+def _two_releases(test_apps) -> tuple[Release, Release, list]:
+    test_apps(R2)
+    call_command("migrate", "railops_r2app", "0001", verbosity=0)
+    s1 = _schema()
+    release1 = _release()
+    call_command("migrate", "railops_r2app", "0003", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO railops_r2app_gadget (name, color) VALUES ('g', 'red')")
+    release2 = _release(backup="default-20260101T000000Z-predeploy")
+    return release1, release2, s1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recover__without_accepting_data_loss__refuses_and_names_the_backup(test_apps, backup_dir):
+    _, release2, _ = _two_releases(test_apps)
+    out, _, code = run_command("emergency_rollback", "recover", "--noinput", "--format", "json")
+    data = json.loads(out)
+    assert code == 2
+    refusal = data["findings"][0]
+    assert refusal["id"] == "rollback.data_loss"
+    assert (
+        "railops_r2app.0003_accessory" in refusal["detail"]
+        and "railops_r2app.0002_gadget_color" in refusal["detail"]
+    )
+    assert release2.backup_name in refusal["fix"]
+    assert Release.objects.get(pk=release2.pk).status == "succeeded"
+    assert migration_state("default")["railops_r2app"] == "0003_accessory"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recover__dry_run__says_would_and_changes_nothing(test_apps, backup_dir):
+    _two_releases(test_apps)
+    schema = _schema()
+    out, _, code = run_command("emergency_rollback", "recover", "--dry-run", "--accept-data-loss")
+    assert code == 0
+    assert "Would take an emergency backup" in out and "Would unapply 2 migration(s)" in out
+    assert _schema() == schema
+    assert not backup_dir.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recover__accept_data_loss__schema_back_at_release_1_and_ledger_marked(
+    test_apps, backup_dir
+):
+    release1, release2, s1 = _two_releases(test_apps)
+    out, err, code = run_command(
+        "emergency_rollback", "recover", "--noinput", "--accept-data-loss", "--format", "json"
+    )
+    data = json.loads(out)
+    assert code == 0, data["findings"]
+    assert _schema() == s1
+    assert migration_state("default") == release1.migrations_after
+    assert Release.objects.get(pk=release2.pk).status == "rolled_back"
+    assert data["emergency_backup"].endswith("-emergency")
+    assert list(backup_dir.rglob("*emergency*.json")), "an emergency backup was taken first"
+    assert data["assess_after"], "assess ran again"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recover__irreversible_migration__refused_even_accepting_loss(test_apps, backup_dir):
+    test_apps(IRREV)
+    call_command("migrate", "railops_irrevapp", "0001", verbosity=0)
+    _release()
+    call_command("migrate", "railops_irrevapp", "0002", verbosity=0)
+    release2 = _release(backup="default-20260101T000000Z-predeploy")
+    out, _, code = run_command(
+        "emergency_rollback", "recover", "--noinput", "--accept-data-loss", "--format", "json"
+    )
+    data = json.loads(out)
+    assert code == 2
+    assert data["findings"][0]["id"] == "rollback.irreversible"
+    assert "railops_irrevapp.0002_backfill" in data["findings"][0]["detail"]
+    assert f"--backup {release2.backup_name}" in data["findings"][0]["fix"]
+    assert migration_state("default")["railops_irrevapp"] == "0002_backfill"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recover__unknown_release__exit_3():
+    _release()
+    _, err, code = run_command("emergency_rollback", "recover", "--to-release", "999", "--noinput")
+    assert code == 3 and "release 999 does not exist" in err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recover_backup__restores_the_data_exactly(backup_dir):
+    from railops_django.backup import create
+
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO shop_category (name, slug) VALUES ('Toys', 'toys')")
+    before = _content()
+    name = create("default", tier="manual").name
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM shop_category WHERE slug = 'toys'")
+        cursor.execute("INSERT INTO auth_group (name) VALUES ('intruders')")
+    out, err, code = run_command(
+        "emergency_rollback", "recover", "--backup", name, "--noinput", "--format", "json"
+    )
+    assert code == 0, out + err
+    after = _content()
+    assert {t: after[t] for t in before if t != "railops_django_release"} == {
+        t: before[t] for t in before if t != "railops_django_release"
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_assess__code_rolled_back_without_schema__critical_recommends_restore():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) VALUES ('shop', '0099_future', CURRENT_TIMESTAMP)"
+        )
+    try:
+        out, _, code = run_command("emergency_rollback", "assess", "--format", "json")
+    finally:  # django_migrations is not flushed between tests
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM django_migrations WHERE name = '0099_future'")
+    data = json.loads(out)
+    assert code == 2
+    ids = [f["id"] for f in data["findings"]]
+    assert "rollback.code_behind_schema" in ids
+    rec = next(f for f in data["findings"] if f["id"] == "rollback.recommendation")
+    assert rec["data"]["path"] == "restore" and "recover --backup" in rec["fix"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_assess__pending_migrations__recommends_safe_migrate():
+    call_command("migrate", "shop", "0002", verbosity=0)
+    try:
+        out, _, code = run_command("emergency_rollback", "assess", "--format", "json")
+    finally:
+        call_command("migrate", "shop", verbosity=0)
+    data = json.loads(out)
+    assert code == 1
+    pending = next(f for f in data["findings"] if f["id"] == "rollback.pending")
+    assert pending["data"]["migrations"] == ["shop.0003_seed_categories"]
+    rec = next(f for f in data["findings"] if f["id"] == "rollback.recommendation")
+    assert rec["data"]["path"] == "migrate" and rec["fix"] == "python manage.py safe_migrate"
+
+
+def test_assess__unreachable_database__critical_recommends_configuration():
+    proc = run_manage(
+        "emergency_rollback",
+        "assess",
+        "--format",
+        "json",
+        env={"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere"},
+    )
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 2
+    ids = [f["id"] for f in data["findings"]]
+    assert ids[0] == "rollback.connect.refused"
+    rec = next(f for f in data["findings"] if f["id"] == "rollback.recommendation")
+    assert rec["data"]["path"] == "configuration"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guide__names_real_releases_migrations_and_code_first_order(test_apps):
+    release1, release2, _ = _two_releases(test_apps)
+    out, _, code = run_command("emergency_rollback", "guide", "--format", "json")
+    data = json.loads(out)
+    assert code == 0
+    guide = "\n".join(data["manual_guide"])
+    assert "python manage.py migrate railops_r2app 0001_initial" in guide
+    assert f"recover --to-release {release1.pk}" in guide
+    assert "the code goes back first" in guide
+    assert guide.index("Redeploy (roll back the code)") < guide.index("Roll the schema back")
+
+
+def test_bad_combination__exit_3():
+    _, err, code = run_command("emergency_rollback", "assess", "--backup", "x")
+    assert code == 3 and "go with recover" in err
