@@ -10,34 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections
-from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
+from ..migrate import current_state
 from ..models import Release
-
-
-def migration_state(alias: str) -> dict[str, str]:
-    """app label -> the newest applied migration of that app (``"zero"`` when none).
-
-    "Newest" follows the migration graph, not names, so squashes and merges read right.
-    """
-    loader = MigrationLoader(connections[alias], ignore_no_migrations=True)
-    applied = set(loader.applied_migrations)
-    state: dict[str, str] = {}
-    for app_label in sorted(loader.migrated_apps):
-        nodes = [key for key in loader.graph.nodes if key[0] == app_label]
-        applied_nodes = [key for key in nodes if key in applied]
-        if not applied_nodes:
-            state[app_label] = "zero"
-            continue
-        ancestors = {key: set(loader.graph.forwards_plan(key)) - {key} for key in applied_nodes}
-        leaves = [
-            key
-            for key in applied_nodes
-            if not any(key in ancestors[other] for other in applied_nodes if other != key)
-        ]
-        state[app_label] = sorted(leaves)[-1][1]
-    return state
 
 
 def ledger_ready(alias: str) -> bool:
@@ -82,7 +58,7 @@ class ReleaseRecord:
             status=status,
             failed_step=failed_step,
             finished_at=timezone.now(),
-            migrations_after=migration_state(self.alias),
+            migrations_after=current_state(self.alias),
         )
 
 

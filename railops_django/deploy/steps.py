@@ -12,9 +12,15 @@ from django.conf import settings
 from django.core.management import call_command
 
 from .. import conf, platform, redact
+from ..backup import BackupFailed, create
 from ..db import connection as dbconn
+from ..diagnose import static_probes
+from ..diagnose.edge import replay
+from ..diagnose.settings import HEALTHCHECK_HOST, healthcheck_path
+from ..health import run as health_run
+from ..migrate import current_state
+from ..migrate import run as migrate_run
 from ..report import Finding, Severity
-from .ledger import migration_state
 from .pipeline import Context, Step
 
 GIT_TIMEOUT_S = 10
@@ -93,9 +99,7 @@ def git_findings(ctx: Context) -> list[Finding]:
 
 
 def prerequisites(ctx: Context) -> list[Finding]:
-    from ..diagnose import environment_findings, static_probes
-
-    findings = [*environment_findings(), *static_probes(), *git_findings(ctx)]
+    findings = [*static_probes(), *git_findings(ctx)]
     result = dbconn.probe(ctx.options.alias)
     if not result.ok and result.error is not None:
         findings.append(dbconn.failure_finding(ctx.options.alias, result.error, "deploy"))
@@ -104,7 +108,7 @@ def prerequisites(ctx: Context) -> list[Finding]:
     railway = platform.railway()
     ctx.release.deployment_id = railway.deployment_id
     ctx.release.environment = railway.environment_name
-    ctx.release.migrations_before = migration_state(ctx.options.alias)
+    ctx.release.migrations_before = current_state(ctx.options.alias)
     return findings
 
 
@@ -141,8 +145,6 @@ def backup(ctx: Context) -> list[Finding]:
     if options.dry_run:
         findings.append(_ok("backup", f"Would back up database {options.alias!r} (tier predeploy)"))
         return findings
-    from ..backup import BackupFailed, create
-
     try:
         result = create(options.alias, tier="predeploy")
     except BackupFailed as exc:
@@ -181,8 +183,6 @@ def migrate(ctx: Context) -> list[Finding]:
     options = ctx.options
     if options.skip_migration:
         return [_ok("migrate", "Migrations skipped (--skip-migration)")]
-    from ..migrate import run as migrate_run
-
     rehearsal = migrate_run(options.alias, dry_run=True, backup=False)
     if rehearsal.status is Severity.CRITICAL or options.dry_run:
         return _prefixed(rehearsal.findings, "dry run")
@@ -227,14 +227,14 @@ def collectstatic(ctx: Context) -> list[Finding]:
 
 
 def health(ctx: Context) -> list[Finding]:
-    from ..diagnose.edge import replay
-    from ..health import run as health_run
-
-    report = health_run(ctx.options.alias)
+    alias = ctx.options.alias
+    report = health_run(alias)
     findings = [f for f in report.findings if f.severity >= Severity.WARNING]
-    # Railway's healthcheck sends Host: healthcheck.railway.app; elsewhere use the app's own host.
-    host = "healthcheck.railway.app" if platform.railway().on_railway else None
-    findings.append(replay(conf.get("HEALTHCHECK_PATH") or "/", host=host))
+    path = healthcheck_path()
+    if path:
+        findings.append(replay(path, HEALTHCHECK_HOST, alias=alias, healthcheck=True))
+    else:
+        findings.append(replay("/", alias=alias))
     if not any(f.severity >= Severity.WARNING for f in findings):
         findings.append(_ok("health", "Database healthy"))
     return findings

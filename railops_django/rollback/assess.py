@@ -4,35 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import conf, redact
+from django.utils import timezone
+
+from .. import redact
+from ..backup import list_backups
 from ..db import connection as dbconn
-from ..deploy.ledger import migration_state, recent
+from ..db.schema import drift
+from ..deploy.ledger import recent
+from ..diagnose.edge import replay
+from ..diagnose.settings import HEALTHCHECK_HOST, healthcheck_path
+from ..migrate import current_state
 from ..models import Release
 from ..report import Finding, Report, Severity
 from . import state
 
 
 def _backups(alias: str) -> list[dict[str, Any]]:
-    from ..backup import list_backups
-
-    rows = []
-    for backup in list_backups(alias)[:5]:
-        manifest = getattr(backup, "manifest", None) or {}
-        rows.append(
-            {
-                "name": getattr(backup, "name", manifest.get("name", "")),
-                "created": manifest.get("created_at", ""),
-                "tier": manifest.get("tier", ""),
-                "verified": bool(manifest.get("verification")),
-            }
-        )
-    return rows
+    now = timezone.now()
+    return [
+        {
+            "name": b.name,
+            "tier": b.tier,
+            "age_hours": round((now - b.created_at).total_seconds() / 3600, 1),
+            "verified": b.verified,
+        }
+        for b in list_backups(alias)[:5]
+    ]
 
 
-def _edge(paths: list[str]) -> list[Finding]:
-    from ..diagnose.edge import replay
-
-    return [replay(path) for path in paths]
+def _edge(alias: str) -> list[Finding]:
+    findings = [replay("/", alias=alias)]
+    path = healthcheck_path()
+    if path:
+        findings.append(replay(path, HEALTHCHECK_HOST, alias=alias, healthcheck=True))
+    return findings
 
 
 def assess(alias: str) -> Report:
@@ -55,10 +60,7 @@ def assess(alias: str) -> Report:
     gap = state.gap(alias)
     releases = recent(alias, 5)
     report.extras["releases"] = releases
-    try:
-        report.extras["backups"] = _backups(alias)
-    except ImportError:
-        report.extras["backups"] = []
+    report.extras["backups"] = _backups(alias)
     backups = report.extras["backups"]
     previous = _previous_good(alias)
 
@@ -86,17 +88,8 @@ def assess(alias: str) -> Report:
             rank=3,
             migrations=gap.pending,
         )
-    try:
-        from ..db.schema import drift
-
-        report.extend(drift(alias))
-    except ImportError:
-        redact.logger.debug("schema drift check unavailable")
-    try:
-        health_path = conf.get("HEALTHCHECK_PATH")
-        report.extend(_edge(["/", *([health_path] if health_path else [])]))
-    except ImportError:
-        redact.logger.debug("edge replay unavailable")
+    report.extend(drift(alias))
+    report.extend(_edge(alias))
 
     report.findings.append(_recommend(report, gap, previous, backups))
     return report
@@ -132,7 +125,7 @@ def _recommend(
     elif (
         problems
         and previous is not None
-        and previous.migrations_after != migration_state(previous._state.db or "default")
+        and previous.migrations_after != current_state(previous._state.db or "default")
     ):
         path = "rollback"
         text = f"roll the migrations back to release {previous.pk}'s state"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import redact
+from ..backup import list_backups
 from ..deploy.ledger import ledger_ready
 from ..models import Release
 from ..report import Report, Severity
@@ -12,11 +13,7 @@ from . import state
 
 
 def _latest_backups(alias: str) -> list[str]:
-    try:
-        from ..backup import list_backups
-    except ImportError:
-        return []
-    return [getattr(b, "name", str(b)) for b in list_backups(alias)[:3]]
+    return [b.name for b in list_backups(alias)[:3]]
 
 
 def manual_steps(alias: str) -> list[str]:

@@ -15,6 +15,7 @@ from django.db.migrations.exceptions import IrreversibleError, NodeNotFoundError
 from django.utils import timezone
 
 from .. import redact
+from ..backup import create, restore
 from ..deploy.ledger import ledger_ready
 from ..models import Release
 from ..report import ACTION, CannotRun, Finding, Report, Severity
@@ -58,8 +59,6 @@ def target_release(alias: str, release_id: int | None) -> Release:
 
 def emergency_backup(alias: str) -> Report:
     """A fast backup (tier emergency): no retention, checksum verification only."""
-    from ..backup import create
-
     report = Report("emergency_rollback", kind=ACTION)
     result = create(alias, tier="emergency")
     report.extend(result.findings)
@@ -153,9 +152,8 @@ def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Repor
     report.extras["emergency_backup"] = backup.extras["backup"]
 
     if options.backup:
-        from ..backup import restore
-
-        restored = restore(options.backup, alias, force=True)
+        # The emergency backup above is the safety copy; restore need not take another.
+        restored = restore(options.backup, alias, force=True, safety_backup=False)
         report.extend(restored.findings)
         steps.append(f"Restored backup {options.backup}")
         if restored.status is Severity.CRITICAL:

@@ -217,3 +217,28 @@ def test_container__cpu_saturated_sample__at_most_a_warning(tmp_path):
     measured = {m.id: m for m in container.measure([], resources=res, cpu=(100.0, "cgroup"))}
     cpu, _ = evaluate(measured["container.cpu"])
     assert cpu.severity is Severity.WARNING and cpu.data["threshold"] == [80, 95]
+
+
+def test_cache_hit_ratio__cold_cache_is_at_most_a_warning_and_small_samples_are_not_judged():
+    from railops_django.db import pg_health
+    from railops_django.db.health import Sample
+    from railops_django.health.metrics import evaluate
+
+    row = {
+        "stats_reset": None,
+        "heap_hit": 50_000,
+        "heap_read": 50_000,
+        "idx_hit": 900,
+        "idx_read": 100,
+        "xact_commit": 10,
+        "xact_rollback": 0,
+        "deadlocks": 0,
+        "temp_files": 0,
+        "temp_bytes": 0,
+    }
+    sample = Sample("postgresql")
+    pg_health._stats(sample, row)
+    findings = {m.id: evaluate(m)[0] for m in sample.measurements}
+    tables, indexes = findings["pg.cache_hit.tables"], findings["pg.cache_hit.indexes"]
+    assert tables.severity is Severity.WARNING  # 50 % would be critical by the threshold alone
+    assert indexes.severity is Severity.OK and "too few to judge" in indexes.detail

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from railops_django.deploy.ledger import migration_state
+from railops_django.migrate import current_state as migration_state
 from railops_django.models import Release
 from tests.utils import run_command, run_manage
 
