@@ -50,8 +50,8 @@ class Scratch:
         self.name = name
         self.alias = name
 
-    def create(self) -> None:
-        admin(f'CREATE DATABASE "{self.name}"')
+    def create(self, template: str | None = None) -> None:
+        admin(f'CREATE DATABASE "{self.name}"' + (f' TEMPLATE "{template}"' if template else ""))
         settings = dict(connections.settings["default"])
         settings.update({"NAME": self.name, "HOST": "127.0.0.1", "PORT": "5432"})
         settings["TEST"] = {**settings.get("TEST", {}), "NAME": self.name}
@@ -84,17 +84,31 @@ class Scratch:
         admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+def _name() -> str:
+    return f"railops_native_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def migrated_template(django_db_blocker) -> Iterator[str]:
+    """One database migrated once per session; scratch databases are copies of it."""
+    template = Scratch(_name())
+    with django_db_blocker.unblock():
+        template.create()
+        template.migrate()
+        template.close()
+        yield template.name
+        template.drop()
+
+
 @pytest.fixture
-def scratch(django_db_blocker) -> Iterator[Any]:
+def scratch(django_db_blocker, migrated_template) -> Iterator[Any]:
     """A factory of migrated-or-empty scratch databases, all dropped at the end."""
     made: list[Scratch] = []
 
     def make(migrated: bool = True) -> Scratch:
-        db = Scratch(f"railops_native_{uuid.uuid4().hex[:10]}")
-        db.create()
+        db = Scratch(_name())
+        db.create(template=migrated_template if migrated else None)
         made.append(db)
-        if migrated:
-            db.migrate()
         return db
 
     with django_db_blocker.unblock():
