@@ -538,6 +538,47 @@ def _restore_rows(cur: Any, inp: BinaryIO, info: dict[str, Any]) -> dict[str, in
         counts[table] = cur.rowcount
 
 
+def _drop_indexes(cur: Any, tables: list[str]) -> list[str]:
+    """Drop the indexes and constraints of ``tables``; the statements that rebuild them.
+
+    Loading into bare tables and then building each index once is several times faster than
+    updating every index row by row, and validating a foreign key once with one join beats a
+    deferred per-row check of millions of rows at commit. pg_restore orders its work the same
+    way. The definitions are the server's own (pg_get_indexdef / pg_get_constraintdef), so the
+    rebuilt schema is exactly what the migrations made; all of it happens inside the restore's
+    transaction, so a failure leaves them as they were.
+    """
+    cur.execute(
+        "SELECT t.relname, c.conname, c.contype, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_class t ON t.oid = c.conrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema() "
+        "WHERE t.relname = ANY(%s) AND c.contype IN ('p', 'u', 'f') ORDER BY c.contype, 1, 2",
+        [tables],
+    )
+    constraints = cur.fetchall()
+    cur.execute(
+        "SELECT x.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class t ON t.oid = i.indrelid "
+        "JOIN pg_class x ON x.oid = i.indexrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema() "
+        "WHERE t.relname = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+        "WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid) ORDER BY 1",
+        [tables],
+    )
+    indexes = cur.fetchall()
+    foreign = [c for c in constraints if c[2] == "f"]
+    keys = [c for c in constraints if c[2] != "f"]
+    for table, name, _kind, _definition in foreign + keys:
+        cur.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+    for name, _definition in indexes:
+        cur.execute(f"DROP INDEX {quote(name)}")
+    return (
+        [f"ALTER TABLE {quote(t)} ADD CONSTRAINT {quote(n)} {d}" for t, n, _k, d in keys]
+        + [definition for _name, definition in indexes]
+        + [f"ALTER TABLE {quote(t)} ADD CONSTRAINT {quote(n)} {d}" for t, n, _k, d in foreign]
+    )
+
+
 def _set_sequences(cur: Any, sequences: dict[str, dict[str, Any]]) -> None:
     for name, sequence in sequences.items():
         cur.execute(
@@ -558,6 +599,8 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
     are replaced). CannotRun before anything changed; RestoreFailed (rolled back) when the rows
     do not load or their counts differ from ``info``.
     """
+    import psycopg
+
     started = time.monotonic()
     if info.get("format") != FORMAT:
         raise CannotRun(
@@ -596,7 +639,11 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                     # Empty what the migrations filled (content types, permissions, data
                     # migrations, their django_migrations rows) before loading the originals.
                     cur.execute("TRUNCATE " + ", ".join(quote(t) for t in tables) + " CASCADE")
+                    rebuild = _drop_indexes(cur, tables)
                 counts = _restore_rows(cur, inp, info)
+                if tables:
+                    for statement in rebuild:
+                        cur.execute(statement)
                 _set_sequences(cur, info.get("sequences") or {})
                 wrong = {
                     t: (counts.get(t), meta["rows"])
@@ -610,6 +657,11 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                     raise RestoreFailed(f"row counts differ from the manifest: {detail}")
         except stream.StreamError as exc:
             raise RestoreFailed(f"{exc}; nothing was loaded (rolled back)") from exc
+        except psycopg.Error as exc:
+            raise RestoreFailed(
+                f"the rows did not load ({type(exc).__name__}: {exc}); nothing was loaded "
+                "(rolled back)"
+            ) from exc
     rows = sum(counts.values())
     summary = {"tables": len(counts), "rows": rows, "seconds": round(time.monotonic() - started, 3)}
     logger.info("native restore into %s: %d tables, %d rows", alias, len(counts), rows)

@@ -72,6 +72,15 @@ class Scratch:
     def checksums(self) -> dict[str, tuple[int, str]]:
         return table_checksums(self.name)
 
+    def schema(self) -> list[tuple[Any, ...]]:
+        """Every index and constraint definition: what restore must leave exactly as it was."""
+        return self.sql(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+            "UNION ALL SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "|| condeferrable::text || condeferred::text FROM pg_constraint "
+            "WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2, 3"
+        )
+
     def close(self) -> None:
         if self.alias in connections.settings:
             connections[self.alias].close()

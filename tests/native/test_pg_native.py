@@ -24,7 +24,7 @@ def _dump(alias: str, **kwargs) -> tuple[io.BytesIO, dict]:
 def test_round_trip__example_project__identical_checksums(scratch):
     db = scratch()
     seed(db.alias)
-    before = db.checksums()
+    before, schema = db.checksums(), db.schema()
     out, info = _dump(db.alias)
     assert info["engine"] == "native" and info["not_covered"] == []
     assert "shop_product" in info["tables"] and "auth_user_groups" in info["tables"]
@@ -35,6 +35,7 @@ def test_round_trip__example_project__identical_checksums(scratch):
     summary = pg_native.restore(db.alias, out, info)
 
     assert db.checksums() == before
+    assert db.schema() == schema and len(schema) > 50
     assert summary["tables"] == len(info["tables"])
     assert summary["rows"] == sum(t["rows"] for t in info["tables"].values())
 
@@ -176,6 +177,22 @@ def test_restore__truncated_stream__fails_and_rolls_back_the_rows(scratch):
     with pytest.raises(pg_native.RestoreFailed, match="cut short"):
         pg_native.restore(target.alias, cut, info)
     assert target.sql("SELECT count(*) FROM auth_user") == [(0,)]
+
+
+def test_restore__rows_break_a_foreign_key__fails_and_rolls_back(scratch):
+    db = scratch()
+    seed(db.alias, n=5)
+    out, info = _dump(db.alias)
+    data = out.getvalue()
+    # Point every order item at order 999999, which does not exist (same byte length).
+    first = db.sql("SELECT min(order_id) FROM orders_orderitem")[0][0]
+    assert first == 1
+    target = scratch(migrated=False)
+    broken = io.BytesIO(data.replace(b"\t1\t", b"\t9\t"))
+
+    with pytest.raises(pg_native.RestoreFailed, match="rolled back"):
+        pg_native.restore(target.alias, broken, info)
+    assert target.sql("SELECT count(*) FROM orders_order") == [(0,)]
 
 
 def test_restore__row_count_differs_from_manifest__fails_and_rolls_back(scratch):
