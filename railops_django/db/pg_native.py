@@ -20,6 +20,7 @@ exact. Tables that no migration creates (raw SQL, unmanaged models, other tools)
 from __future__ import annotations
 
 import contextlib
+import queue
 import shutil
 import tempfile
 import threading
@@ -256,21 +257,69 @@ def _copy_table(cur: Any, out: BinaryIO, table: str, columns: list[str]) -> int:
     """Write ``table``'s T, D… and E records to ``out``; the number of rows."""
     stream.write_json(out, stream.TABLE, {"table": table, "columns": columns})
     rows = 0
-    buffer = bytearray()
+    parts: list[Any] = []
+    size = 0
     column_list = ", ".join(quote(c) for c in columns)
     with cur.copy(f"COPY {quote(table)} ({column_list}) TO STDOUT") as copy:
+        # The server sends one message per row; gather them into ~CHUNK-sized records.
         for data in copy:
-            buffer += data
-            if len(buffer) >= stream.CHUNK:
-                # Text COPY escapes newlines inside values, so each newline ends one row.
-                rows += buffer.count(b"\n")
-                stream.write_record(out, stream.DATA, buffer)
-                buffer = bytearray()
-    if buffer:
-        rows += buffer.count(b"\n")
-        stream.write_record(out, stream.DATA, buffer)
+            parts.append(data)
+            size += len(data)
+            if size >= stream.CHUNK:
+                rows += _write_chunk(out, parts)
+                parts, size = [], 0
+    if parts:
+        rows += _write_chunk(out, parts)
     stream.write_json(out, stream.END, {"table": table, "rows": rows})
     return rows
+
+
+def _write_chunk(out: BinaryIO, parts: list[Any]) -> int:
+    chunk = b"".join(parts)
+    stream.write_record(out, stream.DATA, chunk)
+    # Text COPY escapes newlines inside values, so each newline ends exactly one row.
+    return chunk.count(b"\n")
+
+
+class _Pipe:
+    """Hands the stream to ``out`` from a writer thread.
+
+    Whatever ``out`` does (the backup module's zstd and sha256, a storage's I/O; all of them
+    release the GIL) then overlaps with reading rows from the server, as pg_dump's separate
+    process would. At most ``depth`` records wait in between, so memory stays bounded.
+    """
+
+    def __init__(self, out: BinaryIO, depth: int = 8) -> None:
+        self.out = out
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._drain, name="railops-native-writer")
+        self.thread.start()
+
+    def _drain(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.out.write(item)
+                except BaseException as exc:
+                    self.error = exc
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(bytes(data))
+        return len(data)
+
+    def close(self) -> None:
+        """Wait until ``out`` has everything; raise what writing to it raised."""
+        self.abandon()
+        if self.error is not None:
+            raise self.error
+
+    def abandon(self) -> None:
+        """Stop the writer thread (after a failure elsewhere, whose exception wins)."""
+        self.queue.put(None)
+        self.thread.join()
 
 
 def _dump_tables(conn: Any, out: BinaryIO, tables: dict[str, list[str]]) -> dict[str, int]:
@@ -414,16 +463,22 @@ def dump(
             "sequences": sequences,
             "tables": list(tables),
         }
-        stream.write_magic(out)
-        stream.write_json(out, stream.HEADER, header)
         workers = max(1, min(int(workers), len(tables)))
-        if workers > 1:
-            counts = _run_workers(alias, snapshot_id, out, tables, sizes, workers)
-        else:
-            counts = _dump_tables(conn, out, tables)
+        pipe = _Pipe(out)
+        try:
+            stream.write_magic(pipe)
+            stream.write_json(pipe, stream.HEADER, header)
+            if workers > 1:
+                counts = _run_workers(alias, snapshot_id, pipe, tables, sizes, workers)
+            else:
+                counts = _dump_tables(conn, pipe, tables)
+            total = sum(counts.values())
+            stream.write_json(pipe, stream.TRAILER, {"tables": len(counts), "rows": total})
+        except BaseException:
+            pipe.abandon()
+            raise
+        pipe.close()
         conn.rollback()
-    total = sum(counts.values())
-    stream.write_json(out, stream.TRAILER, {"tables": len(counts), "rows": total})
     info = {
         "engine": ENGINE,
         "format": FORMAT,
