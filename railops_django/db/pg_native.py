@@ -253,7 +253,7 @@ def _begin_snapshot(conn: Any) -> bool:
     raise AssertionError("unreachable")
 
 
-def _copy_table(cur: Any, out: BinaryIO, table: str, columns: list[str]) -> int:
+def _copy_table(cur: Any, out: stream.Writable, table: str, columns: list[str]) -> int:
     """Write ``table``'s T, D… and E records to ``out``; the number of rows."""
     stream.write_json(out, stream.TABLE, {"table": table, "columns": columns})
     rows = 0
@@ -274,7 +274,7 @@ def _copy_table(cur: Any, out: BinaryIO, table: str, columns: list[str]) -> int:
     return rows
 
 
-def _write_chunk(out: BinaryIO, parts: list[Any]) -> int:
+def _write_chunk(out: stream.Writable, parts: list[Any]) -> int:
     chunk = b"".join(parts)
     stream.write_record(out, stream.DATA, chunk)
     # Text COPY escapes newlines inside values, so each newline ends exactly one row.
@@ -304,10 +304,10 @@ class _Pipe:
                 except BaseException as exc:
                     self.error = exc
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: bytes, /) -> int:
         if self.error is not None:
             raise self.error
-        self.queue.put(bytes(data))
+        self.queue.put(data)
         return len(data)
 
     def close(self) -> None:
@@ -322,7 +322,7 @@ class _Pipe:
         self.thread.join()
 
 
-def _dump_tables(conn: Any, out: BinaryIO, tables: dict[str, list[str]]) -> dict[str, int]:
+def _dump_tables(conn: Any, out: stream.Writable, tables: dict[str, list[str]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     with conn.cursor() as cur:
         for table, columns in tables.items():
@@ -345,7 +345,7 @@ def _table_sizes(cur: Any, tables: list[str]) -> dict[str, int]:
 def _run_workers(
     alias: str,
     snapshot_id: str,
-    out: BinaryIO,
+    out: stream.Writable,
     tables: dict[str, list[str]],
     sizes: dict[str, int],
     workers: int,
@@ -369,15 +369,15 @@ def _run_workers(
 def _run_shares(
     alias: str,
     snapshot_id: str,
-    out: BinaryIO,
+    out: stream.Writable,
     shares: list[dict[str, list[str]]],
-    files: list[BinaryIO],
+    files: list[Any],
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
     errors: list[BaseException] = []
     lock = threading.Lock()
 
-    def work(share: dict[str, list[str]], target: BinaryIO) -> None:
+    def work(share: dict[str, list[str]], target: Any) -> None:
         try:
             with contextlib.closing(_connect(alias)) as conn:
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")

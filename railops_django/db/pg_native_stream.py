@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 MAGIC = b"RAILOPS-NATIVE-1\n"
 CHUNK = 1 << 20  # 1 MiB of rows per data record
@@ -29,20 +29,24 @@ HEADER, TABLE, DATA, END, TRAILER = b"H", b"T", b"D", b"E", b"Z"
 _KINDS = {HEADER, TABLE, DATA, END, TRAILER}
 
 
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
 class StreamError(Exception):
     """The stream is not a native-engine stream, is corrupt, or was cut short."""
 
 
-def write_magic(out: BinaryIO) -> None:
+def write_magic(out: Writable) -> None:
     out.write(MAGIC)
 
 
-def write_record(out: BinaryIO, kind: bytes, payload: bytes | bytearray | memoryview) -> None:
+def write_record(out: Writable, kind: bytes, payload: bytes | bytearray | memoryview) -> None:
     out.write(kind + _LENGTH.pack(len(payload)))
-    out.write(payload)
+    out.write(bytes(payload) if not isinstance(payload, bytes) else payload)
 
 
-def write_json(out: BinaryIO, kind: bytes, value: dict[str, Any]) -> None:
+def write_json(out: Writable, kind: bytes, value: dict[str, Any]) -> None:
     write_record(out, kind, json.dumps(value, sort_keys=True).encode())
 
 
