@@ -20,7 +20,6 @@ exact. Tables that no migration creates (raw SQL, unmanaged models, other tools)
 from __future__ import annotations
 
 import contextlib
-import queue
 import shutil
 import tempfile
 import threading
@@ -281,47 +280,6 @@ def _write_chunk(out: stream.Writable, parts: list[Any]) -> int:
     return chunk.count(b"\n")
 
 
-class _Pipe:
-    """Hands the stream to ``out`` from a writer thread.
-
-    Whatever ``out`` does (the backup module's zstd and sha256, a storage's I/O; all of them
-    release the GIL) then overlaps with reading rows from the server, as pg_dump's separate
-    process would. At most ``depth`` records wait in between, so memory stays bounded.
-    """
-
-    def __init__(self, out: BinaryIO, depth: int = 8) -> None:
-        self.out = out
-        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._drain, name="railops-native-writer")
-        self.thread.start()
-
-    def _drain(self) -> None:
-        while (item := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self.out.write(item)
-                except BaseException as exc:
-                    self.error = exc
-
-    def write(self, data: bytes, /) -> int:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(data)
-        return len(data)
-
-    def close(self) -> None:
-        """Wait until ``out`` has everything; raise what writing to it raised."""
-        self.abandon()
-        if self.error is not None:
-            raise self.error
-
-    def abandon(self) -> None:
-        """Stop the writer thread (after a failure elsewhere, whose exception wins)."""
-        self.queue.put(None)
-        self.thread.join()
-
-
 def _dump_tables(conn: Any, out: stream.Writable, tables: dict[str, list[str]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     with conn.cursor() as cur:
@@ -464,20 +422,16 @@ def dump(
             "tables": list(tables),
         }
         workers = max(1, min(int(workers), len(tables)))
-        pipe = _Pipe(out)
-        try:
-            stream.write_magic(pipe)
-            stream.write_json(pipe, stream.HEADER, header)
-            if workers > 1:
-                counts = _run_workers(alias, snapshot_id, pipe, tables, sizes, workers)
-            else:
-                counts = _dump_tables(conn, pipe, tables)
-            total = sum(counts.values())
-            stream.write_json(pipe, stream.TRAILER, {"tables": len(counts), "rows": total})
-        except BaseException:
-            pipe.abandon()
-            raise
-        pipe.close()
+        stream.write_magic(out)
+        stream.write_json(out, stream.HEADER, header)
+        # Written in this thread: handing records to a writer thread (so that out's zstd and
+        # sha256 overlap with COPY) measured slower on a busy 2-core machine (GIL hand-offs).
+        if workers > 1:
+            counts = _run_workers(alias, snapshot_id, out, tables, sizes, workers)
+        else:
+            counts = _dump_tables(conn, out, tables)
+        total = sum(counts.values())
+        stream.write_json(out, stream.TRAILER, {"tables": len(counts), "rows": total})
         conn.rollback()
     info = {
         "engine": ENGINE,
