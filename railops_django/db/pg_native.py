@@ -411,7 +411,10 @@ def dump(
             tables = {table: _columns(cur, table) for table in dumped}
             sequences = _sequences(cur, dumped)
             sizes = _table_sizes(cur, dumped)
-            snapshot_id = cur.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            workers = max(1, min(int(workers), len(tables)))
+            snapshot_id = ""
+            if workers > 1:
+                snapshot_id = cur.execute("SELECT pg_export_snapshot()").fetchone()[0]
 
         header = {
             "format": FORMAT,
@@ -421,7 +424,6 @@ def dump(
             "sequences": sequences,
             "tables": list(tables),
         }
-        workers = max(1, min(int(workers), len(tables)))
         stream.write_magic(out)
         stream.write_json(out, stream.HEADER, header)
         # Written in this thread: handing records to a writer thread (so that out's zstd and
