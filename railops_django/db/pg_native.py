@@ -256,25 +256,25 @@ def _copy_table(cur: Any, out: stream.Writable, table: str, columns: list[str]) 
     """Write ``table``'s T, D… and E records to ``out``; the number of rows."""
     stream.write_json(out, stream.TABLE, {"table": table, "columns": columns})
     rows = 0
-    parts: list[Any] = []
-    size = 0
+    buffer = bytearray()
     column_list = ", ".join(quote(c) for c in columns)
     with cur.copy(f"COPY {quote(table)} ({column_list}) TO STDOUT") as copy:
-        # The server sends one message per row; gather them into ~CHUNK-sized records.
-        for data in copy:
-            parts.append(data)
-            size += len(data)
-            if size >= stream.CHUNK:
-                rows += _write_chunk(out, parts)
-                parts, size = [], 0
-    if parts:
-        rows += _write_chunk(out, parts)
+        # The server sends one message per row: copy each into one contiguous buffer (keeping
+        # the messages themselves alive until a chunk is full measured twice as slow and
+        # 25 MB bigger), and cut a record every CHUNK bytes.
+        read = copy.read
+        while data := read():
+            buffer += data
+            if len(buffer) >= stream.CHUNK:
+                rows += _write_chunk(out, buffer)
+                buffer = bytearray()
+    if buffer:
+        rows += _write_chunk(out, buffer)
     stream.write_json(out, stream.END, {"table": table, "rows": rows})
     return rows
 
 
-def _write_chunk(out: stream.Writable, parts: list[Any]) -> int:
-    chunk = b"".join(parts)
+def _write_chunk(out: stream.Writable, chunk: bytearray) -> int:
     stream.write_record(out, stream.DATA, chunk)
     # Text COPY escapes newlines inside values, so each newline ends exactly one row.
     return chunk.count(b"\n")

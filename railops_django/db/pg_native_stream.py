@@ -30,7 +30,7 @@ _KINDS = {HEADER, TABLE, DATA, END, TRAILER}
 
 
 class Writable(Protocol):
-    def write(self, data: bytes, /) -> object: ...
+    def write(self, data: bytes | bytearray, /) -> object: ...
 
 
 class StreamError(Exception):
@@ -41,9 +41,9 @@ def write_magic(out: Writable) -> None:
     out.write(MAGIC)
 
 
-def write_record(out: Writable, kind: bytes, payload: bytes | bytearray | memoryview) -> None:
+def write_record(out: Writable, kind: bytes, payload: bytes | bytearray) -> None:
     out.write(kind + _LENGTH.pack(len(payload)))
-    out.write(bytes(payload) if not isinstance(payload, bytes) else payload)
+    out.write(payload)
 
 
 def write_json(out: Writable, kind: bytes, value: dict[str, Any]) -> None:
