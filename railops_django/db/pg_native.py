@@ -19,10 +19,12 @@ exact. Tables that no migration creates (raw SQL, unmanaged models, other tools)
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import multiprocessing
+import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -300,68 +302,69 @@ def _table_sizes(cur: Any, tables: list[str]) -> dict[str, int]:
     return {name: int(size) for name, size in cur.fetchall()}
 
 
-def _run_workers(
-    alias: str,
-    snapshot_id: str,
-    out: stream.Writable,
-    tables: dict[str, list[str]],
-    sizes: dict[str, int],
-    workers: int,
-) -> dict[str, int]:
-    # Largest tables first, each to the least-loaded worker.
+def _balance(
+    tables: dict[str, list[str]], sizes: dict[str, int], workers: int
+) -> list[dict[str, list[str]]]:
+    """Split ``tables`` into ``workers`` shares of similar size: largest first, to the lightest."""
     shares: list[dict[str, list[str]]] = [{} for _ in range(workers)]
     loads = [0] * workers
     for table in sorted(tables, key=lambda t: (-sizes.get(t, 0), t)):
         index = loads.index(min(loads))
         shares[index][table] = tables[table]
         loads[index] += sizes.get(table, 0) + 1
-
-    with contextlib.ExitStack() as stack:
-        files = [
-            stack.enter_context(tempfile.TemporaryFile(prefix="railops-native-"))
-            for _ in range(workers)
-        ]
-        return _run_shares(alias, snapshot_id, out, shares, files)
+    return shares
 
 
-def _run_shares(
+def _dump_share(
+    kwargs: dict[str, Any], snapshot_id: str, share: dict[str, list[str]], path: str
+) -> dict[str, int]:
+    """In a worker process: dump ``share`` into the file ``path`` from the shared snapshot."""
+    import psycopg
+
+    with psycopg.connect(**kwargs) as conn, open(path, "wb") as target:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.execute("SET TRANSACTION SNAPSHOT " + _literal(snapshot_id))
+        counts = _dump_tables(conn, target, share)
+        conn.rollback()
+    return counts
+
+
+def _run_workers(
     alias: str,
+    conn: Any,
     snapshot_id: str,
     out: stream.Writable,
-    shares: list[dict[str, list[str]]],
-    files: list[Any],
+    tables: dict[str, list[str]],
+    sizes: dict[str, int],
+    workers: int,
 ) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    errors: list[BaseException] = []
-    lock = threading.Lock()
+    """Dump ``tables`` with ``workers`` connections that share the snapshot ``snapshot_id``.
 
-    def work(share: dict[str, list[str]], target: Any) -> None:
-        try:
-            with contextlib.closing(_connect(alias)) as conn:
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                conn.execute("SET TRANSACTION SNAPSHOT " + _literal(snapshot_id))
-                done = _dump_tables(conn, target, share)
-                conn.rollback()
-            with lock:
-                counts.update(done)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
-
-    threads = [
-        threading.Thread(target=work, args=(share, target), name=f"railops-native-{i}")
-        for i, (share, target) in enumerate(zip(shares, files, strict=True))
-        if share
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    for target in files:
-        target.seek(0)
-        shutil.copyfileobj(target, out, stream.CHUNK)
+    Worker processes, not threads: reading COPY row by row is Python work that holds the GIL,
+    so threads measured no faster than one connection. This process dumps the largest share
+    straight into ``out`` (so ``out``'s compression overlaps with the workers); each other
+    worker writes its share to a temporary file on disk (never memory), appended to ``out``
+    in 1 MiB chunks when it is done. The connection settings reach the workers pickled
+    through multiprocessing's pipe, never through argv or the environment.
+    """
+    shares = _balance(tables, sizes, workers)
+    kwargs = connect_kwargs(alias)
+    context = multiprocessing.get_context("spawn")
+    with (
+        tempfile.TemporaryDirectory(prefix="railops-native-") as scratch,
+        concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context) as pool,
+    ):
+        paths = [os.path.join(scratch, f"share-{i}") for i in range(1, workers)]
+        futures = [
+            pool.submit(_dump_share, kwargs, snapshot_id, share, path)
+            for share, path in zip(shares[1:], paths, strict=True)
+        ]
+        counts = _dump_tables(conn, out, shares[0])
+        for future, path in zip(futures, paths, strict=True):
+            counts.update(future.result())
+            with open(path, "rb") as part:
+                shutil.copyfileobj(part, out, stream.CHUNK)
+            os.unlink(path)
     return counts
 
 
@@ -429,7 +432,7 @@ def dump(
         # Written in this thread: handing records to a writer thread (so that out's zstd and
         # sha256 overlap with COPY) measured slower on a busy 2-core machine (GIL hand-offs).
         if workers > 1:
-            counts = _run_workers(alias, snapshot_id, out, tables, sizes, workers)
+            counts = _run_workers(alias, conn, snapshot_id, out, tables, sizes, workers)
         else:
             counts = _dump_tables(conn, out, tables)
         total = sum(counts.values())

@@ -127,8 +127,8 @@ def test_dump__parallel_workers_with_concurrent_writes__share_the_snapshot(scrat
     lock = threading.Lock()
 
     def write_elsewhere(table: str) -> None:
-        # Workers call this from their threads; the first one writes and commits, possibly
-        # before the other worker has even imported the snapshot.
+        # Called for the tables this process dumps, while the worker process dumps the others
+        # (possibly before it has even imported the snapshot).
         with lock:
             if not seen:
                 db.sql("UPDATE shop_product SET stock = stock + 1")
@@ -137,7 +137,8 @@ def test_dump__parallel_workers_with_concurrent_writes__share_the_snapshot(scrat
 
     monkeypatch.setattr(pg_native, "_after_table", write_elsewhere)
     out, info = _dump(db.alias, workers=2)
-    assert len(seen) == len(info["tables"])
+    assert seen  # this process dumped the largest share; the worker processes the rest
+    assert info["workers"] == 2
     db.recreate_empty()
     pg_native.restore(db.alias, out, info)
     assert db.checksums() == before
