@@ -284,7 +284,7 @@ def main() -> None:
         step, *rest = args.child
         if step == "native-dump":
             result = child_native_dump(
-                rest[0], Path(rest[1]), Path(rest[2]), args.level, args.workers
+                rest[0], Path(rest[1]), Path(rest[2]), args.level, int(rest[3])
             )
         elif step == "exec":
             result = child_exec(rest)
@@ -319,8 +319,17 @@ def main() -> None:
         results["pg_dump -Fc"]["bytes"] = fc.stat().st_size
         results["pg_dump engine"] = run_child("pgdump-engine", source, str(work / "engine.zst"))
         info = work / "info.json"
-        results["native"] = run_child("native-dump", source, str(work / "native.zst"), str(info))
+        results["native"] = run_child(
+            "native-dump", source, str(work / "native.zst"), str(info), "1"
+        )
         results["native"]["bytes"] = (work / "native.zst").stat().st_size
+        if WORKERS > 1:
+            name = f"native -j{WORKERS}"
+            archive = work / "native-j.zst"
+            results[name] = run_child(
+                "native-dump", source, str(archive), str(work / "info-j.json"), str(WORKERS)
+            )
+            results[name]["bytes"] = archive.stat().st_size
         fresh(target_pg)
         results["pg_restore"] = timed(
             [
@@ -353,7 +362,13 @@ def main() -> None:
         f"native create / pg_dump -Fc: {ratio(native['seconds'], fc_run['seconds'])} time, "
         f"{ratio(native['bytes'], fc_run['bytes'])} size; "
         f"native create / pg_dump engine: {ratio(native['seconds'], engine['seconds'])} time; "
-        f"native restore / pg_restore: "
+        + "".join(
+            f"{name} / pg_dump engine: {ratio(r['seconds'], engine['seconds'])} time "
+            f"(peak RSS {r['rss_mb']:.0f} MB); "
+            for name, r in results.items()
+            if name.startswith("native -j")
+        )
+        + f"native restore / pg_restore: "
         f"{ratio(results['native restore']['seconds'], results['pg_restore']['seconds'])} time; "
         f"native peak RSS {native['rss_mb']:.0f} MB create, "
         f"{results['native restore']['rss_mb']:.0f} MB restore"
