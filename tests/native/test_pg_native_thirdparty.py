@@ -10,6 +10,8 @@ import io
 
 import pytest
 from django.conf import settings
+from django.contrib import admin
+from django.core.checks.registry import registry as checks
 from django.test import override_settings
 
 from railops_django.db import pg_native
@@ -20,8 +22,19 @@ pytestmark = pytest.mark.postgres
 pytest.importorskip("constance")
 
 
+@pytest.fixture
+def isolated_app_ready():
+    """Installing an app runs its ready(): undo what constance registers globally."""
+    admin_registry = dict(admin.site._registry)
+    registered = (set(checks.registered_checks), set(checks.deployment_checks))
+    yield
+    admin.site._registry.clear()
+    admin.site._registry.update(admin_registry)
+    checks.registered_checks, checks.deployment_checks = registered
+
+
 def test_round_trip__third_party_app_with_data_migrations__identical_checksums(
-    scratch, monkeypatch
+    scratch, monkeypatch, isolated_app_ready
 ):
     # constance reads its settings into module constants on first import.
     monkeypatch.setattr("constance.settings.BACKEND", "constance.backends.database.DatabaseBackend")
