@@ -224,3 +224,35 @@ def test_engine__no_client_binaries_on_path__round_trip_still_exact(scratch, mon
     monkeypatch.undo()
     assert calls == []
     assert db.checksums() == before
+
+
+def test_restore__target_has_migrations_the_backup_lacks__refuses_and_changes_nothing(scratch):
+    db = scratch()
+    db.sql("DELETE FROM django_migrations WHERE app = 'orders' AND name = '0002_order_status'")
+    db.sql("ALTER TABLE orders_order DROP COLUMN status")
+    out, info = _dump(db.alias)
+    assert "0002_order_status" not in info["migrations"]["orders"]
+    target = scratch()  # fully migrated: ahead of the backup
+    before = target.checksums()
+
+    with pytest.raises(CannotRun, match=r"orders\.0002_order_status"):
+        pg_native.restore(target.alias, out, info)
+    assert target.checksums() == before
+
+
+def test_round_trip__backup_one_migration_behind_the_code__restores_that_state(scratch):
+    db = scratch()
+    db.sql("DELETE FROM django_migrations WHERE app = 'orders' AND name = '0002_order_status'")
+    db.sql("ALTER TABLE orders_order DROP COLUMN status")
+    db.sql("INSERT INTO orders_order (customer_email, created_at) VALUES ('a@b.c', now())")
+    before = db.checksums()
+    out, info = _dump(db.alias)
+    target = scratch(migrated=False)
+
+    pg_native.restore(target.alias, out, info)
+
+    assert target.checksums() == before
+    columns = target.sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'orders_order'"
+    )
+    assert ("status",) not in columns
