@@ -7,6 +7,7 @@ import pytest
 from shop.models import Product
 
 from railops_django.db import pg_native
+from railops_django.db import pg_native_stream as stream
 from railops_django.report import CannotRun
 
 pytestmark = pytest.mark.postgres
@@ -19,6 +20,22 @@ def _dump(alias: str, **kwargs) -> tuple[io.BytesIO, dict]:
     info = pg_native.dump(alias, out, **kwargs)
     out.seek(0)
     return out, info
+
+
+def _data_records(out: io.BytesIO) -> dict[str, int]:
+    """How many data records each table has in the stream."""
+    inp = io.BytesIO(out.getvalue())
+    stream.read_magic(inp)
+    records: dict[str, int] = {}
+    table = ""
+    while (record := stream.read_record(inp))[0] != stream.TRAILER:
+        kind, payload = record
+        if kind == stream.TABLE:
+            table = stream.decode_json(kind, payload)["table"]
+            records[table] = 0
+        elif kind == stream.DATA:
+            records[table] += 1
+    return records
 
 
 def test_round_trip__example_project__identical_checksums(scratch):
@@ -256,3 +273,30 @@ def test_round_trip__backup_one_migration_behind_the_code__restores_that_state(s
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'orders_order'"
     )
     assert ("status",) not in columns
+
+
+def test_round_trip__table_larger_than_one_chunk__split_into_records_and_exact(scratch):
+    db = scratch()
+    db.sql(
+        "INSERT INTO shop_product (category_id, name, price, created_at, stock) "
+        "SELECT 1, repeat(md5(i::text), 6) || E'\\t\\n\\\\é', i, now(), i "
+        "FROM generate_series(1, 12000) i"
+    )
+    before = db.checksums()
+    out, info = _dump(db.alias)
+    assert info["tables"]["shop_product"]["rows"] == 12000
+    assert _data_records(out)["shop_product"] >= 2
+    db.recreate_empty()
+    pg_native.restore(db.alias, out, info)
+    assert db.checksums() == before
+
+
+def test_restore__manifest_of_another_format__refuses_before_touching_anything(scratch):
+    db = scratch()
+    out, info = _dump(db.alias)
+    info["format"] = "railops-native/9+copy-binary"
+    target = scratch(migrated=False)
+
+    with pytest.raises(CannotRun, match="format"):
+        pg_native.restore(target.alias, out, info)
+    assert target.sql("SELECT count(*) FROM pg_tables WHERE schemaname='public'") == [(0,)]
