@@ -15,6 +15,18 @@ migration, but its rows are the history (with the applied timestamps that rollba
 restore migrates to the same state and then puts the original rows back, so the round trip is
 exact. Tables that no migration creates (raw SQL, unmanaged models, other tools) are listed as
 ``not_covered`` and make the backup partial.
+
+The info dict ``dump`` returns (JSON-serialisable, no credentials), for the manifest:
+
+- ``engine`` ``"native"``; ``format`` (``FORMAT``; ``restore`` refuses any other);
+- ``snapshot`` ``{"id": pg_current_snapshot text, "at": ISO time, "isolation": ...}``;
+- ``migrations`` ``{app: [applied names, in applied order]}``, read inside the snapshot;
+- ``tables`` ``{table: {"rows": n, "columns": [...]}}`` (exact counts, from the COPY itself);
+- ``sequences`` ``{sequence: {"value", "is_called", "table", "column"}}`` (restore finds the
+  sequence again through ``pg_get_serial_sequence(table, column)``);
+- ``not_covered`` (tables no migration creates) and ``missing`` (tables the migrations should
+  have created but the database lacks);
+- ``server_version``, ``workers``, ``rows`` (total) and ``seconds``.
 """
 
 from __future__ import annotations
