@@ -61,7 +61,8 @@ ENGINE = "native"
 # and it is not measurably smaller once zstd has compressed the stream.
 FORMAT = "railops-native/1+copy-text"
 MIGRATIONS_TABLE = "django_migrations"
-# How long the dump waits for a schema change (a migration) to release its tables.
+# How long dump and restore wait for another session's locks on the tables (a migration
+# running, the app still writing) before they give up.
 DUMP_LOCK_TIMEOUT_MS = 60_000
 
 # The session settings that make text COPY output exact and portable (what pg_dump sets too):
@@ -639,6 +640,12 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
         raise stream.StreamError("the stream's header does not match the manifest's format")
     recorded = _as_keys(info["migrations"])
     connection = connections[alias]
+    if connection.in_atomic_block:
+        # The migrations would stay uncommitted there, invisible to the loading connection,
+        # which would then wait forever on their locks.
+        raise CannotRun(
+            "the native restore runs its own transactions: call it outside transaction.atomic()"
+        )
     executor = MigrationExecutor(connection)
     targets = _migration_targets(executor, recorded)
     allowed = set(covered_tables(alias, recorded)) | {MIGRATIONS_TABLE}
@@ -660,6 +667,9 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
         try:
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SET CONSTRAINTS ALL DEFERRED")
+                # TRUNCATE waits for every other session's locks on these tables: give up
+                # (RestoreFailed) rather than hang when the app is still using the database.
+                cur.execute(f"SET LOCAL lock_timeout = {DUMP_LOCK_TIMEOUT_MS}")
                 tables = list(info["tables"])
                 if tables:
                     # Empty what the migrations filled (content types, permissions, data

@@ -300,3 +300,14 @@ def test_restore__manifest_of_another_format__refuses_before_touching_anything(s
     with pytest.raises(CannotRun, match="format"):
         pg_native.restore(target.alias, out, info)
     assert target.sql("SELECT count(*) FROM pg_tables WHERE schemaname='public'") == [(0,)]
+
+
+def test_restore__inside_transaction_atomic__refuses(scratch):
+    from django.db import transaction
+
+    db = scratch()
+    out, info = _dump(db.alias)
+    target = scratch(migrated=False)
+    with transaction.atomic(using=target.alias), pytest.raises(CannotRun, match="atomic"):
+        pg_native.restore(target.alias, out, info)
+    target.close()
