@@ -634,10 +634,13 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
             f"this backup's format is {info.get('format')!r}; this railops reads {FORMAT!r}: "
             "restore it with the railops version that made it"
         )
-    stream.read_magic(inp)
-    header = stream.expect_json(inp, stream.HEADER)
+    try:
+        stream.read_magic(inp)
+        header = stream.expect_json(inp, stream.HEADER)
+    except stream.StreamError as exc:
+        raise RestoreFailed(f"{exc}; nothing was changed") from exc
     if header.get("format") != FORMAT:
-        raise stream.StreamError("the stream's header does not match the manifest's format")
+        raise RestoreFailed("the stream's header does not match the manifest's format")
     recorded = _as_keys(info["migrations"])
     connection = connections[alias]
     if connection.in_atomic_block:

@@ -311,3 +311,13 @@ def test_restore__inside_transaction_atomic__refuses(scratch):
     with transaction.atomic(using=target.alias), pytest.raises(CannotRun, match="atomic"):
         pg_native.restore(target.alias, out, info)
     target.close()
+
+
+def test_restore__not_a_native_stream__restore_failed_and_nothing_changed(scratch):
+    db = scratch()
+    _out, info = _dump(db.alias)
+    target = scratch(migrated=False)
+
+    with pytest.raises(pg_native.RestoreFailed, match="not a railops native-engine stream"):
+        pg_native.restore(target.alias, io.BytesIO(b"PGDMP\x01\x0e"), info)
+    assert target.sql("SELECT count(*) FROM pg_tables WHERE schemaname='public'") == [(0,)]
