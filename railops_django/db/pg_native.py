@@ -1,0 +1,718 @@
+"""The ``native`` PostgreSQL backup engine: rows through COPY, the schema from the migrations.
+
+No client binary is involved (no pg_dump, no psql), so it works when the image has none, or one
+older than the server. Django already knows how to rebuild the schema: from the migrations. The
+engine saves only what the migrations cannot rebuild: the rows, the sequence values and the
+migration state, and on restore it migrates a fresh database to that state and pours the rows in.
+
+The backup module wraps ``out``/``inp`` in its zstd + sha256 streams and writes ``dump``'s info
+dict into the manifest; the stream itself is described in ``pg_native_stream``.
+
+What is covered: every table that the recorded migrations create (the concrete, managed models'
+``db_table``s of the migration state, auto-created many-to-many tables included), plus the
+content of ``django_migrations``. ``django_migrations`` is created by the recorder, not by a
+migration, but its rows are the history (with the applied timestamps that rollback tools read):
+restore migrates to the same state and then puts the original rows back, so the round trip is
+exact. Tables that no migration creates (raw SQL, unmanaged models, other tools) are listed as
+``not_covered`` and make the backup partial.
+
+The info dict ``dump`` returns (JSON-serialisable, no credentials), for the manifest:
+
+- ``engine`` ``"native"``; ``format`` (``FORMAT``; ``restore`` refuses any other);
+- ``snapshot`` ``{"id": pg_current_snapshot text, "at": ISO time, "isolation": ...}``;
+- ``migrations`` ``{app: [applied names, in applied order]}``, read inside the snapshot;
+- ``tables`` ``{table: {"rows": n, "columns": [...]}}`` (exact counts, from the COPY itself);
+- ``sequences`` ``{sequence: {"value", "is_called", "table", "column"}}`` (restore finds the
+  sequence again through ``pg_get_serial_sequence(table, column)``);
+- ``not_covered`` (tables no migration creates) and ``missing`` (tables the migrations should
+  have created but the database lacks);
+- ``server_version``, ``workers``, ``rows`` (total) and ``seconds``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from django.db import connections, router
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
+
+from .. import conf
+from ..redact import logger
+from ..report import CannotRun
+from . import pg_native_stream as stream
+
+ENGINE = "native"
+# Text COPY, not binary. Restore goes into a schema rebuilt by the migrations, possibly on
+# another server major version, sometimes with a column type the migrations changed since. Text
+# is PostgreSQL's stable, documented interchange format: every type's input function accepts its
+# own output across major versions, and a column restored into a compatible type still loads.
+# Binary COPY is the types' internal send/recv representation: it is tied to the exact type (an
+# int4 read into an int8 fails) and only promised to be stable "in most cases" across versions,
+# and it is not measurably smaller once zstd has compressed the stream.
+FORMAT = "railops-native/1+copy-text"
+MIGRATIONS_TABLE = "django_migrations"
+# How long dump and restore wait for another session's locks on the tables (a migration
+# running, the app still writing) before they give up.
+DUMP_LOCK_TIMEOUT_MS = 60_000
+
+# The session settings that make text COPY output exact and portable (what pg_dump sets too):
+# UTF8 on the wire whatever the client's locale, ISO dates, timestamptz in UTC, floats with
+# every digit, bytea in hex.
+SESSION = {
+    "client_encoding": "UTF8",
+    "DateStyle": "ISO",
+    "IntervalStyle": "postgres",
+    "TimeZone": "UTC",
+    "extra_float_digits": "3",
+    "bytea_output": "hex",
+}
+
+# Options in settings_dict["OPTIONS"] that are Django's or psycopg's, not libpq's.
+_NOT_LIBPQ = {
+    "isolation_level",
+    "server_side_binding",
+    "pool",
+    "assume_role",
+    "cursor_factory",
+    "context",
+    "prepare_threshold",
+}
+
+# A test hook: called with each table's name after it was dumped (used to write concurrently).
+_after_table: Callable[[str], None] | None = None
+
+
+class PartialBackup(Exception):
+    """The database has tables that no migration creates; the backup would miss them."""
+
+    def __init__(self, tables: list[str]) -> None:
+        self.tables = tables
+        super().__init__(
+            f"{len(tables)} table(s) are not created by the migrations and would not be backed "
+            f"up by the native engine: {', '.join(tables)}. Back up with pg_dump "
+            "(RAILOPS BACKUP_ENGINE 'pg_dump'), or accept a partial backup with --allow-partial."
+        )
+
+
+class RestoreFailed(Exception):
+    """The restore went wrong after it started; its transaction was rolled back."""
+
+
+# -- connections -------------------------------------------------------------------------------
+
+
+def connect_kwargs(alias: str) -> dict[str, Any]:
+    """psycopg keyword arguments for ``alias``, built from Django's settings.
+
+    The password travels as a keyword argument (never in a conninfo string we could log).
+    """
+    settings_dict = connections[alias].settings_dict
+    kwargs: dict[str, Any] = {
+        key: value
+        for key, value in (settings_dict.get("OPTIONS") or {}).items()
+        if key not in _NOT_LIBPQ
+    }
+    for key, setting in (
+        ("dbname", "NAME"),
+        ("user", "USER"),
+        ("password", "PASSWORD"),
+        ("host", "HOST"),
+        ("port", "PORT"),
+    ):
+        if settings_dict.get(setting):
+            kwargs[key] = str(settings_dict[setting])
+    kwargs.setdefault("connect_timeout", max(1, round(conf.get("CONNECT_TIMEOUT"))))
+    kwargs["application_name"] = "railops-native"
+    kwargs["options"] = " ".join(
+        [str(kwargs.get("options", ""))] + [f"-c {key}={value}" for key, value in SESSION.items()]
+    ).strip()
+    return kwargs
+
+
+def _connect(alias: str) -> Any:
+    import psycopg
+
+    try:
+        return psycopg.connect(**connect_kwargs(alias))
+    except psycopg.OperationalError as exc:
+        raise CannotRun(
+            f"the native engine cannot connect to database {alias!r}: {exc}. "
+            "Check DATABASE_URL, then run: python manage.py db_health"
+        ) from exc
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# -- what the migrations create ----------------------------------------------------------------
+
+
+def _loader(alias: str) -> MigrationLoader:
+    # No database: the graph of every migration on disk, replaced ones included.
+    return MigrationLoader(None, ignore_no_migrations=True, replace_migrations=False)
+
+
+def covered_tables(alias: str, applied: set[tuple[str, str]]) -> list[str]:
+    """The tables the ``applied`` migrations create, in the code's migration graph.
+
+    Apps without migrations are not included: ``migrate`` creates their tables only with
+    ``--run-syncdb``, so the engine could not rebuild them; they show up as not covered.
+    """
+    loader = _loader(alias)
+    nodes = [key for key in applied if key in loader.graph.nodes]
+    if not nodes:
+        return []
+    state = loader.graph.make_state(nodes=nodes, at_end=True)
+    tables: set[str] = set()
+    for model in state.apps.get_models(include_auto_created=True):
+        if model._meta.can_migrate(connections[alias]) and router.allow_migrate_model(alias, model):
+            tables.add(model._meta.db_table)
+    return sorted(tables)
+
+
+def _schema_tables(cur: Any) -> list[str]:
+    cur.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+        "ORDER BY 1"
+    )
+    return [row[0] for row in cur.fetchall()]
+
+
+def _columns(cur: Any, table: str) -> list[str]:
+    # Generated columns cannot be written by COPY; the restore recomputes them.
+    cur.execute(
+        "SELECT a.attname FROM pg_attribute a "
+        "WHERE a.attrelid = (quote_ident(current_schema()) || '.' || quote_ident(%s))::regclass "
+        "AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum",
+        [table],
+    )
+    return [row[0] for row in cur.fetchall()]
+
+
+def _applied(cur: Any) -> dict[str, list[str]]:
+    cur.execute("SELECT to_regclass(quote_ident(current_schema()) || '.django_migrations')")
+    if cur.fetchone()[0] is None:
+        return {}
+    cur.execute("SELECT app, name FROM django_migrations ORDER BY id")
+    applied: dict[str, list[str]] = {}
+    for app, name in cur.fetchall():
+        applied.setdefault(app, []).append(name)
+    return applied
+
+
+def _as_keys(migrations: dict[str, list[str]]) -> set[tuple[str, str]]:
+    return {(app, name) for app, names in migrations.items() for name in names}
+
+
+def _sequences(cur: Any, tables: list[str]) -> dict[str, dict[str, Any]]:
+    """The sequences owned by columns of ``tables`` (serial and identity), with their values."""
+    cur.execute(
+        "SELECT s.relname, t.relname, a.attname FROM pg_depend d "
+        "JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+        "JOIN pg_class t ON t.oid = d.refobjid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema() "
+        "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid "
+        "WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass "
+        "AND d.deptype IN ('a', 'i') AND t.relname = ANY(%s) ORDER BY 1",
+        [tables],
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for sequence, table, column in cur.fetchall():
+        cur.execute(f"SELECT last_value, is_called FROM {quote(sequence)}")
+        value, is_called = cur.fetchone()
+        found[sequence] = {
+            "value": int(value),
+            "is_called": bool(is_called),
+            "table": table,
+            "column": column,
+        }
+    return found
+
+
+# -- dump --------------------------------------------------------------------------------------
+
+
+def _begin_snapshot(conn: Any) -> bool:
+    """Open the dump's transaction; True when DEFERRABLE was accepted.
+
+    REPEATABLE READ gives every statement of the transaction the same snapshot, which is all a
+    consistent dump needs (pg_dump does the same). DEFERRABLE only has an effect for
+    SERIALIZABLE READ ONLY; it is asked for as the issue requires and dropped where a server
+    or pooler rejects it.
+    """
+    for deferrable in (True, False):
+        try:
+            conn.execute(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                + (", DEFERRABLE" if deferrable else "")
+            )
+            return deferrable
+        except Exception as exc:
+            if not deferrable:
+                raise
+            logger.info("native dump: DEFERRABLE refused (%s); retrying without", exc)
+            conn.rollback()
+    raise AssertionError("unreachable")
+
+
+def _copy_table(cur: Any, out: stream.Writable, table: str, columns: list[str]) -> int:
+    """Write ``table``'s T, D… and E records to ``out``; the number of rows."""
+    stream.write_json(out, stream.TABLE, {"table": table, "columns": columns})
+    rows = 0
+    buffer = bytearray()
+    column_list = ", ".join(quote(c) for c in columns)
+    with cur.copy(f"COPY {quote(table)} ({column_list}) TO STDOUT") as copy:
+        # The server sends one message per row: copy each into one contiguous buffer (keeping
+        # the messages themselves alive until a chunk is full measured twice as slow and
+        # 25 MB bigger), and cut a record every CHUNK bytes.
+        read = copy.read
+        while data := read():
+            buffer += data
+            if len(buffer) >= stream.CHUNK:
+                rows += _write_chunk(out, buffer)
+                buffer = bytearray()
+    if buffer:
+        rows += _write_chunk(out, buffer)
+    stream.write_json(out, stream.END, {"table": table, "rows": rows})
+    return rows
+
+
+def _write_chunk(out: stream.Writable, chunk: bytearray) -> int:
+    stream.write_record(out, stream.DATA, chunk)
+    # Text COPY escapes newlines inside values, so each newline ends exactly one row.
+    return chunk.count(b"\n")
+
+
+def _dump_tables(conn: Any, out: stream.Writable, tables: dict[str, list[str]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    with conn.cursor() as cur:
+        for table, columns in tables.items():
+            counts[table] = _copy_table(cur, out, table, columns)
+            if _after_table is not None:
+                _after_table(table)
+    return counts
+
+
+def _table_sizes(cur: Any, tables: list[str]) -> dict[str, int]:
+    cur.execute(
+        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
+        "WHERE c.relname = ANY(%s)",
+        [tables],
+    )
+    return {name: int(size) for name, size in cur.fetchall()}
+
+
+def _balance(
+    tables: dict[str, list[str]], sizes: dict[str, int], workers: int
+) -> list[dict[str, list[str]]]:
+    """Split ``tables`` into ``workers`` shares of similar size: largest first, to the lightest."""
+    shares: list[dict[str, list[str]]] = [{} for _ in range(workers)]
+    loads = [0] * workers
+    for table in sorted(tables, key=lambda t: (-sizes.get(t, 0), t)):
+        index = loads.index(min(loads))
+        shares[index][table] = tables[table]
+        loads[index] += sizes.get(table, 0) + 1
+    return shares
+
+
+def _dump_share(
+    kwargs: dict[str, Any], snapshot_id: str, share: dict[str, list[str]], path: str
+) -> dict[str, int]:
+    """In a worker process: dump ``share`` into the file ``path`` from the shared snapshot."""
+    import psycopg
+
+    with psycopg.connect(**kwargs) as conn, open(path, "wb") as target:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.execute("SET TRANSACTION SNAPSHOT " + _literal(snapshot_id))
+        counts = _dump_tables(conn, target, share)
+        conn.rollback()
+    return counts
+
+
+def _run_workers(
+    alias: str,
+    conn: Any,
+    snapshot_id: str,
+    out: stream.Writable,
+    tables: dict[str, list[str]],
+    sizes: dict[str, int],
+    workers: int,
+) -> dict[str, int]:
+    """Dump ``tables`` with ``workers`` connections that share the snapshot ``snapshot_id``.
+
+    Worker processes, not threads: reading COPY row by row is Python work that holds the GIL,
+    so threads measured no faster than one connection. This process dumps the largest share
+    straight into ``out`` (so ``out``'s compression overlaps with the workers); each other
+    worker writes its share to a temporary file on disk (never memory), appended to ``out``
+    in 1 MiB chunks when it is done. The connection settings reach the workers pickled
+    through multiprocessing's pipe, never through argv or the environment.
+    """
+    shares = _balance(tables, sizes, workers)
+    kwargs = connect_kwargs(alias)
+    context = multiprocessing.get_context("spawn")
+    with (
+        tempfile.TemporaryDirectory(prefix="railops-native-") as scratch,
+        concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context) as pool,
+    ):
+        paths = [os.path.join(scratch, f"share-{i}") for i in range(1, workers)]
+        futures = [
+            pool.submit(_dump_share, kwargs, snapshot_id, share, path)
+            for share, path in zip(shares[1:], paths, strict=True)
+        ]
+        counts = _dump_tables(conn, out, shares[0])
+        for future, path in zip(futures, paths, strict=True):
+            counts.update(future.result())
+            with open(path, "rb") as part:
+                shutil.copyfileobj(part, out, stream.CHUNK)
+            os.unlink(path)
+    return counts
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def dump(
+    alias: str, out: BinaryIO, *, workers: int = 1, allow_partial: bool = False
+) -> dict[str, Any]:
+    """Write one self-describing stream of every covered table's rows to ``out``.
+
+    Returns the info dict for the manifest. Raises PartialBackup when the database has tables
+    the migrations do not create, unless ``allow_partial``.
+    """
+    started = time.monotonic()
+    with contextlib.closing(_connect(alias)) as conn:
+        deferrable = _begin_snapshot(conn)
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            server_version = cur.fetchone()[0]
+            cur.execute("SELECT current_setting('server_version_num')::int")
+            version_num = int(cur.fetchone()[0])
+            snapshot_fn = (
+                "pg_current_snapshot" if version_num >= 130000 else "txid_current_snapshot"
+            )
+            cur.execute(f"SELECT {snapshot_fn}()::text, now()")
+            snapshot_text, snapshot_at = cur.fetchone()
+
+            migrations = _applied(cur)
+            present = _schema_tables(cur)
+            covered = set(covered_tables(alias, _as_keys(migrations)))
+            if migrations:
+                covered.add(MIGRATIONS_TABLE)
+            not_covered = [t for t in present if t not in covered]
+            missing = sorted(covered - set(present))
+            if not_covered and not allow_partial:
+                raise PartialBackup(not_covered)
+            dumped = [t for t in present if t in covered]
+            if dumped:
+                # Hold off schema changes (a concurrent migrate) until the dump is done; writes
+                # go on. The lock timeout keeps a backup from queueing behind a long migration.
+                cur.execute(f"SET LOCAL lock_timeout = {DUMP_LOCK_TIMEOUT_MS}")
+                cur.execute(
+                    "LOCK TABLE " + ", ".join(quote(t) for t in dumped) + " IN ACCESS SHARE MODE"
+                )
+            tables = {table: _columns(cur, table) for table in dumped}
+            sequences = _sequences(cur, dumped)
+            sizes = _table_sizes(cur, dumped)
+            workers = max(1, min(int(workers), len(tables)))
+            snapshot_id = ""
+            if workers > 1:
+                snapshot_id = cur.execute("SELECT pg_export_snapshot()").fetchone()[0]
+
+        header = {
+            "format": FORMAT,
+            "server_version": server_version,
+            "snapshot": snapshot_text,
+            "migrations": migrations,
+            "sequences": sequences,
+            "tables": list(tables),
+        }
+        stream.write_magic(out)
+        stream.write_json(out, stream.HEADER, header)
+        # Written in this thread: handing records to a writer thread (so that out's zstd and
+        # sha256 overlap with COPY) measured slower on a busy 2-core machine (GIL hand-offs).
+        if workers > 1:
+            counts = _run_workers(alias, conn, snapshot_id, out, tables, sizes, workers)
+        else:
+            counts = _dump_tables(conn, out, tables)
+        total = sum(counts.values())
+        stream.write_json(out, stream.TRAILER, {"tables": len(counts), "rows": total})
+        conn.rollback()
+    info = {
+        "engine": ENGINE,
+        "format": FORMAT,
+        "snapshot": {
+            "id": snapshot_text,
+            "at": snapshot_at.isoformat(),
+            "isolation": "repeatable read, read only" + (", deferrable" if deferrable else ""),
+        },
+        "migrations": migrations,
+        "tables": {t: {"rows": counts[t], "columns": tables[t]} for t in tables},
+        "sequences": sequences,
+        "not_covered": not_covered,
+        "missing": missing,
+        "server_version": server_version,
+        "workers": workers,
+        "rows": total,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    logger.info(
+        "native dump of %s: %d tables, %d rows in %.1fs", alias, len(tables), total, info["seconds"]
+    )
+    return info
+
+
+# -- restore -----------------------------------------------------------------------------------
+
+
+def _migration_targets(
+    executor: MigrationExecutor, recorded: set[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The graph nodes to migrate to so that exactly ``recorded`` is applied.
+
+    CannotRun names the first recorded migration the code does not have.
+    """
+    loader = executor.loader
+    for key in sorted(recorded):
+        if key not in loader.disk_migrations:
+            raise CannotRun(
+                f"the backup was taken with migration {key[0]}.{key[1]}, which this code does "
+                f"not have: deploy the code the backup was taken with (it has "
+                f"{key[0]}/migrations/{key[1]}.py), then restore again"
+            )
+    nodes: set[tuple[str, str]] = set()
+    for key in recorded:
+        if key in loader.graph.nodes:
+            nodes.add(key)
+            continue
+        # Replaced by a squashed migration in this code: use the squash when it is complete.
+        for squash, migration in loader.replacements.items():
+            if key in migration.replaces:
+                if not set(migration.replaces) <= recorded:
+                    raise CannotRun(
+                        f"the backup has only part of the migrations that {squash[0]}."
+                        f"{squash[1]} squashes: restore with the code the backup was taken with"
+                    )
+                nodes.add(squash)
+    # Per app, only the recorded nodes that no other recorded node of that app follows.
+    return sorted(
+        node
+        for node in nodes
+        if not any(
+            child in nodes and child[0] == node[0] for child in loader.graph.node_map[node].children
+        )
+    )
+
+
+def _check_target(cur: Any, allowed: set[str], recorded: set[tuple[str, str]]) -> None:
+    foreign = [t for t in _schema_tables(cur) if t not in allowed]
+    if foreign:
+        raise CannotRun(
+            f"the target database has {len(foreign)} table(s) that the backup's migrations do "
+            f"not create ({', '.join(foreign[:10])}{', ...' if len(foreign) > 10 else ''}): "
+            "restore into an empty database, or drop them first"
+        )
+    ahead = sorted(_as_keys(_applied(cur)) - recorded)
+    if ahead:
+        names = ", ".join(f"{app}.{name}" for app, name in ahead[:5])
+        raise CannotRun(
+            f"the target database has migrations applied that the backup does not ({names}): "
+            "restore into an empty database"
+        )
+
+
+def _restore_rows(cur: Any, inp: BinaryIO, info: dict[str, Any]) -> dict[str, int]:
+    """Read the table records of ``inp`` into the tables; the row count of each."""
+    counts: dict[str, int] = {}
+    expected = info["tables"]
+    while True:
+        kind, payload = stream.read_record(inp)
+        if kind == stream.TRAILER:
+            trailer = stream.decode_json(kind, payload)
+            if trailer.get("tables") != len(counts):
+                raise stream.StreamError("corrupt stream: the trailer's table count differs")
+            return counts
+        if kind != stream.TABLE:
+            raise stream.StreamError(f"corrupt stream: expected a table, found {kind!r}")
+        start = stream.decode_json(kind, payload)
+        table, columns = start["table"], start["columns"]
+        if table not in expected:
+            raise RestoreFailed(f"the stream holds table {table}, which the manifest does not list")
+        target = set(_columns(cur, table))
+        absent = [c for c in columns if c not in target]
+        if absent:
+            raise RestoreFailed(
+                f"{table} has no column(s) {', '.join(absent)} after migrating: the migrations "
+                "do not rebuild the schema the backup was taken from"
+            )
+        column_list = ", ".join(quote(c) for c in columns)
+        with cur.copy(f"COPY {quote(table)} ({column_list}) FROM STDIN") as copy:
+            for chunk in stream.table_chunks(inp, table):
+                copy.write(chunk)
+        counts[table] = cur.rowcount
+
+
+def _drop_indexes(cur: Any, tables: list[str]) -> list[str]:
+    """Drop the indexes and constraints of ``tables``; the statements that rebuild them.
+
+    Loading into bare tables and then building each index once is several times faster than
+    updating every index row by row, and validating a foreign key once with one join beats a
+    deferred per-row check of millions of rows at commit. pg_restore orders its work the same
+    way. The definitions are the server's own (pg_get_indexdef / pg_get_constraintdef), so the
+    rebuilt schema is exactly what the migrations made; all of it happens inside the restore's
+    transaction, so a failure leaves them as they were.
+    """
+    cur.execute(
+        "SELECT t.relname, c.conname, c.contype, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_class t ON t.oid = c.conrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema() "
+        "WHERE t.relname = ANY(%s) AND c.contype IN ('p', 'u', 'f') ORDER BY c.contype, 1, 2",
+        [tables],
+    )
+    constraints = cur.fetchall()
+    cur.execute(
+        "SELECT x.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class t ON t.oid = i.indrelid "
+        "JOIN pg_class x ON x.oid = i.indexrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema() "
+        "WHERE t.relname = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+        "WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid) ORDER BY 1",
+        [tables],
+    )
+    indexes = cur.fetchall()
+    foreign = [c for c in constraints if c[2] == "f"]
+    keys = [c for c in constraints if c[2] != "f"]
+    for table, name, _kind, _definition in foreign + keys:
+        cur.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+    for name, _definition in indexes:
+        cur.execute(f"DROP INDEX {quote(name)}")
+    return (
+        [f"ALTER TABLE {quote(t)} ADD CONSTRAINT {quote(n)} {d}" for t, n, _k, d in keys]
+        + [definition for _name, definition in indexes]
+        + [f"ALTER TABLE {quote(t)} ADD CONSTRAINT {quote(n)} {d}" for t, n, _k, d in foreign]
+    )
+
+
+def _set_sequences(cur: Any, sequences: dict[str, dict[str, Any]]) -> None:
+    for name, sequence in sequences.items():
+        cur.execute(
+            "SELECT coalesce(pg_get_serial_sequence(%s, %s), %s)",
+            [quote(sequence["table"]), sequence["column"], quote(name)],
+        )
+        target = cur.fetchone()[0]
+        cur.execute(
+            "SELECT setval(%s::regclass, %s, %s)",
+            [target, sequence["value"], sequence["is_called"]],
+        )
+
+
+def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild the schema with the migrations, then load ``inp``'s rows in one transaction.
+
+    The target must be empty or hold only tables the backup's migrations create (their rows
+    are replaced). CannotRun before anything changed; RestoreFailed (rolled back) when the rows
+    do not load or their counts differ from ``info``.
+    """
+    import psycopg
+
+    started = time.monotonic()
+    if info.get("format") != FORMAT:
+        raise CannotRun(
+            f"this backup's format is {info.get('format')!r}; this railops reads {FORMAT!r}: "
+            "restore it with the railops version that made it"
+        )
+    try:
+        stream.read_magic(inp)
+        header = stream.expect_json(inp, stream.HEADER)
+    except stream.StreamError as exc:
+        raise RestoreFailed(f"{exc}; nothing was changed") from exc
+    if header.get("format") != FORMAT:
+        raise RestoreFailed("the stream's header does not match the manifest's format")
+    recorded = _as_keys(info["migrations"])
+    connection = connections[alias]
+    if connection.in_atomic_block:
+        # The migrations would stay uncommitted there, invisible to the loading connection,
+        # which would then wait forever on their locks.
+        raise CannotRun(
+            "the native restore runs its own transactions: call it outside transaction.atomic()"
+        )
+    executor = MigrationExecutor(connection)
+    targets = _migration_targets(executor, recorded)
+    allowed = set(covered_tables(alias, recorded)) | {MIGRATIONS_TABLE}
+
+    with contextlib.closing(_connect(alias)) as conn:
+        with conn.cursor() as cur:
+            _check_target(cur, allowed, recorded)
+        conn.rollback()
+
+        if targets:
+            executor.migrate(targets)
+        applied = set(MigrationRecorder(connection).applied_migrations())
+        extra = sorted(applied - recorded)
+        if extra:
+            names = ", ".join(f"{app}.{name}" for app, name in extra[:5])
+            raise RestoreFailed(f"migrating applied more than the backup recorded: {names}")
+        connection.close()
+
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("SET CONSTRAINTS ALL DEFERRED")
+                # TRUNCATE waits for every other session's locks on these tables: give up
+                # (RestoreFailed) rather than hang when the app is still using the database.
+                cur.execute(f"SET LOCAL lock_timeout = {DUMP_LOCK_TIMEOUT_MS}")
+                tables = list(info["tables"])
+                if tables:
+                    # Empty what the migrations filled (content types, permissions, data
+                    # migrations, their django_migrations rows) before loading the originals.
+                    cur.execute("TRUNCATE " + ", ".join(quote(t) for t in tables) + " CASCADE")
+                    rebuild = _drop_indexes(cur, tables)
+                counts = _restore_rows(cur, inp, info)
+                if tables:
+                    for statement in rebuild:
+                        cur.execute(statement)
+                _set_sequences(cur, info.get("sequences") or {})
+                wrong = {
+                    t: (counts.get(t), meta["rows"])
+                    for t, meta in info["tables"].items()
+                    if counts.get(t) != meta["rows"]
+                }
+                if wrong:
+                    detail = ", ".join(
+                        f"{t} {got} rows, expected {want}" for t, (got, want) in wrong.items()
+                    )
+                    raise RestoreFailed(f"row counts differ from the manifest: {detail}")
+        except stream.StreamError as exc:
+            raise RestoreFailed(f"{exc}; nothing was loaded (rolled back)") from exc
+        except psycopg.Error as exc:
+            raise RestoreFailed(
+                f"the rows did not load ({type(exc).__name__}: {exc}); nothing was loaded "
+                "(rolled back)"
+            ) from exc
+    rows = sum(counts.values())
+    summary = {"tables": len(counts), "rows": rows, "seconds": round(time.monotonic() - started, 3)}
+    logger.info("native restore into %s: %d tables, %d rows", alias, len(counts), rows)
+    return summary
+
+
+__all__ = [
+    "ENGINE",
+    "FORMAT",
+    "PartialBackup",
+    "RestoreFailed",
+    "covered_tables",
+    "dump",
+    "restore",
+]
