@@ -266,6 +266,14 @@ KEYS: dict[str, Key] = {
             env=True,
             validate=_str_list_problem,
         ),
+        Key(
+            "BACKUP_NATIVE_WORKERS",
+            1,
+            (int,),
+            "Parallel connections (sharing one snapshot) for the native engine's dump.",
+            env=True,
+            validate=_positive_problem,
+        ),
     ]
 }
 

@@ -170,6 +170,7 @@ def create(
     tier: str = "manual",
     *,
     schema_only: bool = False,
+    allow_partial: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> BackupResult:
     """Dump ``alias`` into every configured storage; raise BackupFailed if any part fails."""
@@ -193,7 +194,9 @@ def create(
     try:
         migrations = migration_state(alias)
         raw_bytes = 0
-        with engine.open_dump(alias, schema_only, conf.get("BACKUP_EXACT_COUNT_LIMIT")) as dump:
+        with engine.open_dump(
+            alias, schema_only, conf.get("BACKUP_EXACT_COUNT_LIMIT"), allow_partial=allow_partial
+        ) as dump:
             sink = _HashingSink(staged)
             cctx = zstandard.ZstdCompressor(compression_params=compression_params(level))
             with cctx.stream_writer(cast(IO[bytes], sink), closefd=False) as compressor:
@@ -203,6 +206,7 @@ def create(
                     if progress is not None:
                         progress(raw_bytes)
             tables = dump.tables
+            engine_facts = dump.facts
         staged.commit()
         staged_place = getattr(staged, "place", None)
         if staged_place is not None:
@@ -222,6 +226,12 @@ def create(
             "duration_s": round(time.monotonic() - clock, 3),
             "engine": engine.NAME,
             **{k: v for k, v in facts.items() if k.endswith("_version")},
+            **(
+                {"engine_reason": engine_facts["engine_reason"]}
+                if "engine_reason" in engine_facts
+                else {}
+            ),
+            **({"engine_info": engine_facts["info"]} if "info" in engine_facts else {}),
             "django_version": django.get_version(),
             "schema_only": schema_only,
             "dump": {
@@ -310,6 +320,29 @@ def _create_findings(name: str, manifest: dict[str, Any], places: list[Place]) -
         )
     ]
     findings.extend(ephemeral_findings(places))
+    findings.append(
+        Finding(
+            "backup.engine",
+            Severity.INFO,
+            f"engine: {manifest['engine']}",
+            manifest.get("engine_reason", "") or f"{manifest['engine']} serves this database",
+            rank=85,
+            data={"engine": manifest["engine"], "reason": manifest.get("engine_reason", "")},
+        )
+    )
+    info = manifest.get("engine_info") or {}
+    if info.get("not_covered"):
+        findings.append(
+            Finding(
+                "backup.partial",
+                Severity.WARNING,
+                f"{len(info['not_covered'])} table(s) left out: no migration creates them",
+                ", ".join(info["not_covered"][:20]),
+                "Create them through migrations (or keep a pg_dump backup for them): the native "
+                "engine restores only what the migrations rebuild.",
+                rank=20,
+            )
+        )
     estimated = sorted(t for t, info in manifest["tables"].items() if not info["exact"])
     if estimated:
         findings.append(

@@ -49,6 +49,7 @@ def create_report(
     tier: str = "manual",
     *,
     schema_only: bool = False,
+    allow_partial: bool = False,
     if_due: bool = False,
     progress: render.Progress | None = None,
     dry_run: bool = False,
@@ -66,6 +67,7 @@ def create_report(
             alias,
             tier,
             schema_only=schema_only,
+            allow_partial=allow_partial,
             progress=(lambda n: progress.bytes(n, "dumped")) if progress else None,
         )
     except DatabaseError as exc:

@@ -170,7 +170,9 @@ def _restore_test(
 ) -> bool:
     started = time.monotonic()
     try:
-        counts = engine.restore_test(backup.alias or "default", stream(place, backup))
+        counts = engine.restore_test(
+            backup.alias or "default", stream(place, backup), backup.manifest
+        )
     except EngineError as exc:
         result["restore_test"] = {"ok": False, "error": str(exc)}
         report.add(

@@ -3,10 +3,13 @@
 Each engine is a module with the same functions (see ``Engine``):
 
 - ``preflight(alias) -> dict``: versions; raises CannotRun with the exact fix when it cannot run;
-- ``open_dump(alias, schema_only, exact_count_limit)``: a context manager yielding a ``Dump``;
+- ``open_dump(alias, schema_only, exact_count_limit, *, allow_partial)``: a context manager
+  yielding a ``Dump`` (``allow_partial`` matters only to engines that can leave tables out);
 - ``check_archive(chunks) -> dict``: read the whole raw dump and check its table of contents;
-- ``restore_test(alias, chunks) -> dict[str, int]``: restore into a scratch database, count rows;
-- ``restore(alias, chunks)``: restore into the live database in one transaction, or not at all;
+- ``restore_test(alias, chunks, manifest) -> dict[str, int]``: restore into a scratch database,
+  count rows;
+- ``restore(alias, chunks, manifest)``: restore into the live database in one transaction, or
+  not at all;
 - ``replica_lock(alias, lock_dir)``: a context manager yielding True when this process holds it.
 
 ``chunks`` are the *decompressed* bytes of a dump, streamed (bounded memory).
@@ -22,6 +25,7 @@ from types import ModuleType
 from typing import Any, Protocol, cast
 
 from .. import conf
+from ..redact import logger
 from ..report import CannotRun
 from . import vendor
 
@@ -49,14 +53,18 @@ class Engine(Protocol):
     def preflight(self, alias: str) -> dict[str, Any]: ...
 
     def open_dump(
-        self, alias: str, schema_only: bool, exact_count_limit: int
+        self, alias: str, schema_only: bool, exact_count_limit: int, *, allow_partial: bool = False
     ) -> AbstractContextManager[Dump]: ...
 
     def check_archive(self, chunks: Iterator[bytes]) -> dict[str, Any]: ...
 
-    def restore_test(self, alias: str, chunks: Iterator[bytes]) -> dict[str, int]: ...
+    def restore_test(
+        self, alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
+    ) -> dict[str, int]: ...
 
-    def restore(self, alias: str, chunks: Iterator[bytes]) -> None: ...
+    def restore(
+        self, alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
+    ) -> None: ...
 
     def replica_lock(self, alias: str, lock_dir: Path) -> AbstractContextManager[bool]: ...
 
@@ -67,17 +75,21 @@ def _pg_dump() -> ModuleType:
     return pg_dump
 
 
+def _native() -> ModuleType:
+    from . import pg_native_engine
+
+    return pg_native_engine
+
+
 def _sqlite() -> ModuleType:
     from . import sqlite_backup
 
     return sqlite_backup
 
 
-# vendor -> {engine name -> loader}. The native PostgreSQL engine (no pg_dump binary needed) is
-# another issue's work: when it lands, register it here as "native" and make "auto" fall back to
-# it when pg_dump is missing or older than the server (see ``for_alias``).
+# vendor -> {engine name -> loader}. "native" needs no client binary (see pg_native).
 ENGINES: dict[str, dict[str, Callable[[], ModuleType]]] = {
-    "postgresql": {"pg_dump": _pg_dump},
+    "postgresql": {"pg_dump": _pg_dump, "native": _native},
     "sqlite": {"sqlite": _sqlite},
 }
 
@@ -97,13 +109,13 @@ def for_alias(alias: str) -> Engine:
     engines = ENGINES[name]
     if name != "postgresql":
         return cast(Engine, next(iter(engines.values()))())
-    if choice == "native" and "native" not in engines:
-        raise CannotRun(
-            "BACKUP_ENGINE 'native' is not available yet: install the PostgreSQL client "
-            "(postgresql-client matching the server) and set RAILOPS_BACKUP_ENGINE=pg_dump or auto"
-        )
     if choice in engines:
         return cast(Engine, engines[choice]())
-    # "auto": pg_dump for now; its preflight raises CannotRun with the fix. Once "native" is
-    # registered, catch that CannotRun here and return the native engine instead.
-    return cast(Engine, engines["pg_dump"]())
+    # "auto": pg_dump when it is installed and not older than the server, else native.
+    pg_dump = cast(Engine, engines["pg_dump"]())
+    try:
+        pg_dump.preflight(alias)
+    except CannotRun as exc:
+        logger.info("backup engine auto: native, because %s", exc)
+        return cast(Engine, engines["native"]())
+    return pg_dump

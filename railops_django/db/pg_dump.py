@@ -86,7 +86,7 @@ def preflight(alias: str) -> dict[str, Any]:
         if client[0] < major:
             raise CannotRun(
                 f"{binary} {client[1]} cannot dump a PostgreSQL {major} server: {_fix(major)}, "
-                'or set RAILOPS={"BACKUP_ENGINE": "native"} once the native engine is installed'
+                'or set RAILOPS={"BACKUP_ENGINE": "native"} (or "auto") to back up without pg_dump'
             )
         versions[f"{binary}_version"] = client[1]
     versions["client_version"] = versions["pg_dump_version"]
@@ -192,7 +192,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def open_dump(alias: str, schema_only: bool, exact_count_limit: int) -> Iterator[Dump]:
+def open_dump(
+    alias: str, schema_only: bool, exact_count_limit: int, *, allow_partial: bool = False
+) -> Iterator[Dump]:
     """pg_dump -Fc -Z0 of ``alias`` in a snapshot shared with the row counts."""
     raw = _raw_connection(alias)
     stderr = _Stderr()
@@ -367,7 +369,7 @@ def _restore_argv(extra: list[str] | None = None) -> list[str]:
     ]
 
 
-def restore(alias: str, chunks: Iterator[bytes]) -> None:
+def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None) -> None:
     """Restore into the live database in one transaction: on failure it is left as it was."""
     connections[alias].close()
     dbname = connections[alias].settings_dict["NAME"]
@@ -375,7 +377,9 @@ def restore(alias: str, chunks: Iterator[bytes]) -> None:
     _pg_restore(alias, chunks, argv, prefetch=True)
 
 
-def restore_test(alias: str, chunks: Iterator[bytes]) -> dict[str, int]:
+def restore_test(
+    alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
+) -> dict[str, int]:
     """Restore into ``railops_verify_<random>``, count every table's rows, drop it."""
     scratch = f"railops_verify_{secrets.token_hex(6)}"
     admin = _raw_connection(alias)

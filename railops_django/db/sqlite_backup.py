@@ -79,7 +79,9 @@ def _read_file(path: str) -> Iterator[bytes]:
 
 
 @contextlib.contextmanager
-def open_dump(alias: str, schema_only: bool, exact_count_limit: int) -> Iterator[Dump]:
+def open_dump(
+    alias: str, schema_only: bool, exact_count_limit: int, *, allow_partial: bool = False
+) -> Iterator[Dump]:
     source_path = _path(alias)
     with _temp_db() as copy:
         source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
@@ -134,7 +136,9 @@ def check_archive(chunks: Iterator[bytes]) -> dict[str, Any]:
     return {"integrity_check": "ok", "tables": int(tables)}
 
 
-def restore_test(alias: str, chunks: Iterator[bytes]) -> dict[str, int]:
+def restore_test(
+    alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
+) -> dict[str, int]:
     with _materialised(chunks) as path:
         db = sqlite3.connect(path)
         try:
@@ -143,7 +147,7 @@ def restore_test(alias: str, chunks: Iterator[bytes]) -> dict[str, int]:
             db.close()
 
 
-def restore(alias: str, chunks: Iterator[bytes]) -> None:
+def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None) -> None:
     target_path = _path(alias)
     with _materialised(chunks) as path:
         connections[alias].close()

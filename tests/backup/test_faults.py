@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 
 from railops_django import backup
-from railops_django.backup import retention
+from railops_django.backup import list_backups, retention
 from tests.backup.conftest import make_read_only, real, undo_read_only, wrapper_dir
 from tests.utils import EXAMPLE, ROOT, run_command
 
@@ -36,28 +36,44 @@ def test_read_only_storage__exits_2_and_nothing_is_listed(backup_dir, shop_data)
 
 
 @pytest.mark.postgres
-def test_old_pg_dump__exits_3_with_the_client_package_fix(
-    backup_dir, shop_data, tmp_path, monkeypatch
+def test_old_pg_dump__exits_3_with_the_client_package_fix_unless_auto_falls_back(
+    backup_dir, shop_data, tmp_path, monkeypatch, settings
 ):
     bindir = wrapper_dir(tmp_path, "pg_dump", 'echo "pg_dump (PostgreSQL) 12.9"\n')
     wrapper_dir(tmp_path, "pg_restore", f'exec {real("pg_restore")} "$@"\n')
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     major = connection.pg_version // 10000
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_ENGINE": "pg_dump"}
     _out, err, code = run_command("backup", "create")
     assert code == 3
     assert f"pg_dump 12.9 cannot dump a PostgreSQL {major} server" in err
     assert f"postgresql-client-{major}" in err and "RAILPACK_DEPLOY_APT_PACKAGES" in err
     assert list(backup_dir.glob("*")) == []
+    # "auto" (the default) falls back to the native engine instead, and says why.
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_ENGINE": "auto"}
+    _out, err, code = run_command("backup", "create")
+    assert code == 0, err
+    (backup,) = list_backups()
+    assert backup.manifest["engine"] == "native"
+    assert backup.manifest["engine_reason"].startswith("auto: ")
 
 
 @pytest.mark.postgres
-def test_pg_dump_missing__exits_3_with_the_fix(backup_dir, shop_data, tmp_path, monkeypatch):
+def test_pg_dump_missing__exits_3_with_the_fix_unless_auto_falls_back(
+    backup_dir, shop_data, tmp_path, monkeypatch, settings
+):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_ENGINE": "pg_dump"}
     _out, err, code = run_command("backup", "create")
     assert code == 3
     assert "pg_dump is not installed" in err and "postgresql-client-" in err
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_ENGINE": "auto"}
+    out, err, code = run_command("backup", "create", "--format", "json")
+    assert code == 0, err
+    assert list_backups()[0].manifest["engine"] == "native"
+    assert "engine: native" in out
 
 
 @pytest.mark.postgres

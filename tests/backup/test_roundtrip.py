@@ -10,9 +10,9 @@ from django.db import connection
 from shop.models import Category
 
 from railops_django import backup
-from railops_django.backup import catalog
+from railops_django.backup import catalog, list_backups
 from tests.backup.conftest import drop_all_tables, table_checksums
-from tests.utils import run_command
+from tests.utils import run_command, run_manage
 
 
 def _flip_middle_byte(path):
@@ -179,13 +179,47 @@ def test_list__shows_every_backup_newest_first_with_its_verification(backup_dir,
     assert rows[0]["tier"] == "predeploy" and rows[0]["copies"] == "local"
 
 
-def test_engine__native_requested__cannot_run_until_it_exists(backup_dir, db, settings):
+def test_engine__native_requested__round_trip_exact_and_says_why(backup_dir, shop_data, settings):
     settings.RAILOPS = {**settings.RAILOPS, "BACKUP_ENGINE": "native"}
-    _out, err, code = run_command("backup", "create")
+    before = table_checksums()
+    out, err, code = run_command("backup", "create", "--format", "json")
+    assert code == 0, err
+    (backup,) = list_backups()
     if connection.vendor == "postgresql":
-        assert code == 3 and "'native' is not available yet" in err
+        assert backup.manifest["engine"] == "native"
+        assert backup.manifest["engine_reason"] == "RAILOPS BACKUP_ENGINE is 'native'"
+        assert "engine_info" in backup.manifest
+        engine = next(f for f in json.loads(out)["findings"] if f["id"] == "backup.engine")
+        assert engine["title"] == "engine: native"
     else:  # SQLite always uses its online backup API
-        assert code == 0
+        assert backup.manifest["engine"] == "sqlite"
+    # In a fresh process, as a user runs it: the restore test opens a temporary alias for its
+    # scratch database, which the test case's database isolation would refuse in-process.
+    db = connection.settings_dict
+    url = (
+        f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        if connection.vendor == "postgresql"
+        else f"sqlite:///{db['NAME']}"
+    )
+    proc = run_manage(
+        "backup",
+        "verify",
+        "--latest",
+        "--restore-test",
+        "--format",
+        "json",
+        env={
+            "DATABASE_URL": url,
+            "RAILOPS_BACKUP_DIR": str(backup_dir),
+            "RAILOPS_BACKUP_ENGINE": "native",
+        },
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "restore test passed" in proc.stdout
+    drop_all_tables()
+    _out, err, code = run_command("backup", "restore", "--latest", "--noinput", "--force")
+    assert code == 0, err
+    assert table_checksums() == before
 
 
 @pytest.mark.sqlite

@@ -22,6 +22,11 @@ class Command(RailopsCommand):
         parser.add_argument("name", nargs="?", help="backup name (verify, restore)")
         parser.add_argument("--tier", default="manual", help="create: tier, or auto (by date)")
         parser.add_argument("--schema-only", action="store_true", help="create: schema only")
+        parser.add_argument(
+            "--allow-partial",
+            action="store_true",
+            help="create (native engine): back up the migration-managed tables, leave others out",
+        )
         parser.add_argument("--if-due", action="store_true", help="create: only when due")
         parser.add_argument("--latest", action="store_true", help="the newest good backup")
         parser.add_argument("--all", action="store_true", dest="all_backups", help="verify all")
@@ -43,6 +48,7 @@ class Command(RailopsCommand):
                 alias,
                 options["tier"],
                 schema_only=options["schema_only"],
+                allow_partial=options["allow_partial"],
                 if_due=options["if_due"],
                 progress=progress,
                 dry_run=options["dry_run"],

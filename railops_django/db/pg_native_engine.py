@@ -1,0 +1,208 @@
+"""The ``native`` engine behind the backup module's Engine protocol (see ``backup_engine``).
+
+``pg_native`` writes to a file and reads from one; the backup module streams chunks through
+zstd and sha256. A pipe joins the two: ``pg_native.dump`` runs in a thread writing into it while
+the archive pulls chunks out, so nothing is held in memory beyond the pipe and one chunk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from django.db import connections
+
+from .. import conf
+from ..redact import logger
+from ..report import CannotRun
+from . import pg_dump, pg_native
+from . import pg_native_stream as stream
+from .backup_engine import Dump, EngineError
+
+NAME = pg_native.ENGINE
+SUFFIX = "native"
+CHUNK = 1 << 20
+
+
+def why() -> str:
+    """Why the native engine runs: asked for, or pg_dump cannot serve (auto)."""
+    if conf.get("BACKUP_ENGINE") == "native":
+        return "RAILOPS BACKUP_ENGINE is 'native'"
+    return "auto: pg_dump cannot serve this server"
+
+
+def preflight(alias: str) -> dict[str, Any]:
+    """The server's version; no client binary is needed."""
+    major = pg_dump.server_major(alias)
+    return {"server_version": major, "client_version": "none (native engine)"}
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks (what the archive hands an engine)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+
+def _reader(chunks: Iterator[bytes]) -> BinaryIO:
+    return cast(BinaryIO, io.BufferedReader(_ChunkReader(chunks), buffer_size=CHUNK))
+
+
+@contextlib.contextmanager
+def open_dump(
+    alias: str, schema_only: bool, exact_count_limit: int, *, allow_partial: bool = False
+) -> Iterator[Dump]:
+    """Run ``pg_native.dump`` in a thread that writes into a pipe; yield its chunks."""
+    if schema_only:
+        raise CannotRun(
+            "a schema-only backup needs pg_dump; with the native engine the schema is the "
+            "migrations (every backup records their state): install postgresql-client or drop "
+            "--schema-only-backup"
+        )
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+    info: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    facts: dict[str, Any] = {"engine_reason": why()}
+
+    def produce() -> None:
+        try:
+            with open(write_fd, "wb", buffering=CHUNK) as out:
+                info.update(
+                    pg_native.dump(
+                        alias,
+                        cast(BinaryIO, out),
+                        workers=conf.get("BACKUP_NATIVE_WORKERS"),
+                        allow_partial=allow_partial,
+                    )
+                )
+        except BaseException as exc:  # handed to the consuming thread, which raises it
+            failure.append(exc)
+        finally:
+            connections.close_all()  # this thread's own Django connections
+
+    worker = threading.Thread(target=produce, name="railops-native-dump", daemon=True)
+    source = open(read_fd, "rb", buffering=0)  # noqa: SIM115 - closed in finally
+    worker.start()
+
+    def chunks() -> Iterator[bytes]:
+        while True:
+            chunk = source.read(CHUNK)
+            if not chunk:
+                break
+            yield chunk
+        worker.join()
+        if failure:
+            exc = failure[0]
+            if isinstance(exc, pg_native.PartialBackup):
+                raise CannotRun(
+                    f"{exc}: rerun with --allow-partial to back up only the migration-managed "
+                    "tables (the others are listed as not covered)"
+                ) from None
+            if isinstance(exc, CannotRun):
+                raise exc
+            raise EngineError(f"native dump failed: {exc}") from exc
+        tables.update(
+            {t: {"rows": meta["rows"], "exact": True} for t, meta in info["tables"].items()}
+        )
+        facts["info"] = info
+
+    try:
+        yield Dump(chunks=chunks(), tables=tables, facts=facts)
+    finally:
+        source.close()  # a consumer that stopped early makes the writer fail and end
+        worker.join(timeout=30)
+
+
+def check_archive(chunks: Iterator[bytes]) -> dict[str, Any]:
+    """Read every record through to the trailer (a cut-short or corrupt stream fails)."""
+    inp = _reader(chunks)
+    try:
+        stream.read_magic(inp)
+        header = stream.expect_json(inp, stream.HEADER)
+        tables = rows = 0
+        while True:
+            kind, payload = stream.read_record(inp)
+            if kind == stream.TRAILER:
+                trailer = stream.decode_json(kind, payload)
+                break
+            if kind == stream.END:
+                tables += 1
+                rows += int(stream.decode_json(kind, payload).get("rows", 0))
+    except stream.StreamError as exc:
+        raise EngineError(str(exc)) from exc
+    if (trailer.get("tables"), trailer.get("rows")) != (tables, rows):
+        raise EngineError(f"the trailer says {trailer}, the records hold {tables} tables")
+    return {"format": header.get("format"), "tables": tables, "rows": rows}
+
+
+def _info(manifest: dict[str, Any] | None) -> dict[str, Any]:
+    info = (manifest or {}).get("engine_info")
+    if not info:
+        raise CannotRun("this native backup's manifest has no engine_info: it cannot be restored")
+    return cast(dict[str, Any], info)
+
+
+def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None) -> None:
+    """Migrate to the recorded state and load the rows, in one transaction, or change nothing."""
+    try:
+        pg_native.restore(alias, _reader(chunks), _info(manifest))
+    except pg_native.RestoreFailed as exc:
+        raise EngineError(str(exc)) from exc
+
+
+def restore_test(
+    alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
+) -> dict[str, int]:
+    """Restore into ``railops_verify_<random>`` through a temporary alias, count rows, drop it."""
+    scratch = f"railops_verify_{secrets.token_hex(6)}"
+    temp_alias = f"railops_verify_{secrets.token_hex(4)}"
+    admin = pg_dump._raw_connection(alias)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{scratch}"')
+        connections.settings[temp_alias] = {**connections[alias].settings_dict, "NAME": scratch}
+        try:
+            restore(temp_alias, chunks, manifest)
+            conn = pg_dump._raw_connection(temp_alias)
+            try:
+                with conn.cursor() as cursor:
+                    counts = pg_dump._row_counts(cursor, 0, exact_all=True)
+            finally:
+                conn.close()
+            return {table: meta["rows"] for table, meta in counts.items()}
+        finally:
+            connections[temp_alias].close()
+            del connections[temp_alias]
+            connections.settings.pop(temp_alias, None)
+            with admin.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    finally:
+        admin.close()
+        logger.debug("native restore test of %s done", alias)
+
+
+def replica_lock(alias: str, lock_dir: Path) -> contextlib.AbstractContextManager[bool]:
+    """The same PostgreSQL advisory lock as the pg_dump engine (no client binary involved)."""
+    return pg_dump.replica_lock(alias, lock_dir)
