@@ -27,6 +27,7 @@ from django.db import connections
 from .. import conf, redact
 from ..redact import logger
 from . import vendor
+from .pg_params import libpq_params
 
 LOCK_NAME = "railops.safe_migrate"
 POLL_S = 0.2
@@ -73,20 +74,7 @@ def pg_conninfo(alias: str, unpooled: bool = True) -> dict[str, Any]:
     timeout = max(1, round(conf.get("CONNECT_TIMEOUT")))
     if alias == "default" and url and unpooled:
         return {"conninfo": url, "connect_timeout": timeout}
-    sd = connections[alias].settings_dict
-    params: dict[str, Any] = {
-        "dbname": sd.get("NAME") or "postgres",
-        "connect_timeout": timeout,
-    }
-    for key, name in (("USER", "user"), ("PASSWORD", "password"), ("HOST", "host")):
-        if sd.get(key):
-            params[name] = sd[key]
-    if sd.get("PORT"):
-        params["port"] = str(sd["PORT"])
-    for option in ("sslmode", "sslrootcert", "sslcert", "sslkey", "options"):
-        if option in (sd.get("OPTIONS") or {}):
-            params[option] = sd["OPTIONS"][option]
-    return params
+    return libpq_params(alias)
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ from ..redact import logger
 from ..report import CannotRun
 from .backup_engine import Dump, EngineError
 from .connection import apply_connect_timeout
+from .pg_params import libpq_params
 
 NAME = "pg_dump"
 SUFFIX = "pgdump"
@@ -93,17 +94,6 @@ def preflight(alias: str) -> dict[str, Any]:
     return versions
 
 
-def _params(alias: str, dbname: str | None = None) -> dict[str, Any]:
-    params = dict(connections[alias].get_connection_params())
-    params.pop("context", None)
-    params.pop("cursor_factory", None)
-    params.pop("server_side_binding", None)
-    params.pop("prepare_threshold", None)
-    if dbname:
-        params["dbname"] = dbname
-    return params
-
-
 def subprocess_env(alias: str, dbname: str | None = None) -> dict[str, str]:
     """The environment for pg_dump/pg_restore/psql: PG* variables; nothing goes in argv."""
     settings_dict = connections[alias].settings_dict
@@ -134,7 +124,7 @@ def _no_pg_env() -> dict[str, str]:
 
 def _raw_connection(alias: str, dbname: str | None = None) -> Any:
     connection = connections[alias]
-    raw = connection.get_new_connection(_params(alias, dbname))
+    raw = connection.get_new_connection(libpq_params(alias, dbname))
     raw.autocommit = True
     return raw
 

@@ -46,10 +46,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
-from .. import conf
 from ..redact import logger
 from ..report import CannotRun
 from . import pg_native_stream as stream
+from .pg_params import libpq_params
 
 ENGINE = "native"
 # Text COPY, not binary. Restore goes into a schema rebuilt by the migrations, possibly on
@@ -77,17 +77,6 @@ SESSION = {
     "bytea_output": "hex",
 }
 
-# Options in settings_dict["OPTIONS"] that are Django's or psycopg's, not libpq's.
-_NOT_LIBPQ = {
-    "isolation_level",
-    "server_side_binding",
-    "pool",
-    "assume_role",
-    "cursor_factory",
-    "context",
-    "prepare_threshold",
-}
-
 # A test hook: called with each table's name after it was dumped (used to write concurrently).
 _after_table: Callable[[str], None] | None = None
 
@@ -112,26 +101,8 @@ class RestoreFailed(Exception):
 
 
 def connect_kwargs(alias: str) -> dict[str, Any]:
-    """psycopg keyword arguments for ``alias``, built from Django's settings.
-
-    The password travels as a keyword argument (never in a conninfo string we could log).
-    """
-    settings_dict = connections[alias].settings_dict
-    kwargs: dict[str, Any] = {
-        key: value
-        for key, value in (settings_dict.get("OPTIONS") or {}).items()
-        if key not in _NOT_LIBPQ
-    }
-    for key, setting in (
-        ("dbname", "NAME"),
-        ("user", "USER"),
-        ("password", "PASSWORD"),
-        ("host", "HOST"),
-        ("port", "PORT"),
-    ):
-        if settings_dict.get(setting):
-            kwargs[key] = str(settings_dict[setting])
-    kwargs.setdefault("connect_timeout", max(1, round(conf.get("CONNECT_TIMEOUT"))))
+    """psycopg keyword arguments for ``alias``, with the session settings of an exact COPY."""
+    kwargs = libpq_params(alias)
     kwargs["application_name"] = "railops-native"
     kwargs["options"] = " ".join(
         [str(kwargs.get("options", ""))] + [f"-c {key}={value}" for key, value in SESSION.items()]
