@@ -67,3 +67,47 @@ def run_manage(
         cwd=EXAMPLE,
         timeout=timeout,
     )
+
+
+def schema_dump(alias: str = "default") -> str:
+    """The database's schema as text: ``pg_dump --schema-only`` on PostgreSQL (comments and the
+    random ``\\restrict`` keys of recent pg_dump releases removed), ``sqlite_master`` on SQLite."""
+    from django.db import connections
+
+    connection = connections[alias]
+    if connection.vendor == "postgresql":
+        settings_dict = connection.settings_dict
+        env = {
+            **os.environ,
+            "PGHOST": settings_dict.get("HOST") or "127.0.0.1",
+            "PGPORT": str(settings_dict.get("PORT") or 5432),
+            "PGUSER": settings_dict.get("USER") or "postgres",
+            "PGPASSWORD": settings_dict.get("PASSWORD") or "",
+        }
+        out = subprocess.run(
+            ["pg_dump", "--schema-only", "--no-owner", settings_dict["NAME"]],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+        return "\n".join(
+            line
+            for line in out.splitlines()
+            if not line.startswith(("--", "\\restrict", "\\unrestrict"))
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+        return "\n".join(repr(row) for row in cursor.fetchall())
+
+
+def row_counts(alias: str = "default") -> dict[str, int]:
+    from django.db import connections
+
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        counts = {}
+        for table in sorted(connection.introspection.table_names(cursor)):
+            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
+            counts[table] = cursor.fetchone()[0]
+        return counts

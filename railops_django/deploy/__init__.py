@@ -14,6 +14,8 @@ __all__ = ["Options", "history", "run"]
 def run(options: Options) -> Report:
     ctx = Context(options=options, release=ReleaseRecord(alias=options.alias))
     report = execute(STEPS, ctx)
+    if ctx.state.get("rollback_plan"):
+        report.extras["rollback_plan"] = ctx.state["rollback_plan"]
     if options.dry_run:
         report.extras["release"] = None
         return report

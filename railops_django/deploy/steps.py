@@ -183,21 +183,27 @@ def migrate(ctx: Context) -> list[Finding]:
     options = ctx.options
     if options.skip_migration:
         return [_ok("migrate", "Migrations skipped (--skip-migration)")]
-    rehearsal = migrate_run(options.alias, dry_run=True, backup=False)
+    # The backup step already took the pre-deploy backup: safe_migrate names it, takes none.
+    taken = ctx.release.backup_name or None
+    rehearsal = migrate_run(options.alias, dry_run=True, backup=False, taken_backup=taken)
     if rehearsal.status is Severity.CRITICAL or options.dry_run:
-        return _prefixed(rehearsal.findings, "dry run")
-    applied = migrate_run(options.alias, backup=False)
-    findings = _prefixed(applied.findings, "")
+        return _dry_run_titles(_without_skipped_backup(rehearsal.findings))
+    applied = migrate_run(options.alias, backup=False, taken_backup=taken)
+    ctx.state["rollback_plan"] = applied.extras.get("rollback_plan")
+    findings = _without_skipped_backup(applied.findings)
     if ctx.release.row is None and applied.status is not Severity.CRITICAL:
         ctx.release.save()
     return findings
 
 
-def _prefixed(findings: list[Finding], label: str) -> list[Finding]:
-    if not label:
-        return list(findings)
+def _without_skipped_backup(findings: list[Finding]) -> list[Finding]:
+    """safe_migrate's 'no backup' warning: the backup step already reported on the backup."""
+    return [f for f in findings if f.id != "migrate.backup.skipped"]
+
+
+def _dry_run_titles(findings: list[Finding]) -> list[Finding]:
     return [
-        Finding(f.id, f.severity, f"{label}: {f.title}", f.detail, f.fix, f.rank, f.data)
+        Finding(f.id, f.severity, f"dry run: {f.title}", f.detail, f.fix, f.rank, f.data)
         for f in findings
     ]
 

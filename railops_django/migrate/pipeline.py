@@ -41,6 +41,7 @@ def run(
     force: bool = False,
     backup: bool = True,
     schema_only_backup: bool = False,
+    taken_backup: str | None = None,
     allow_unsafe: Iterable[str] = (),
     lock_timeout_ms: int | None = None,
     statement_timeout_ms: int | None = None,
@@ -53,6 +54,8 @@ def run(
     ``report.extras`` holds ``plan``, ``lint``, ``preflight``, ``rollback_plan`` and
     ``timings``. Raises CannotRun for bad input (unknown app, conflicting leaves, bad option).
     ``progress`` receives one-line progress messages (the command passes stderr on a TTY).
+    ``taken_backup`` names a backup the caller took just before (railway_deploy): it is used
+    in the rollback plan instead of taking another one.
     """
     report = Report(COMMAND, kind=ACTION)
     allow = resolve(list(allow_unsafe))
@@ -121,6 +124,7 @@ def run(
                 force=force,
                 backup=backup,
                 schema_only_backup=schema_only_backup,
+                taken_backup=taken_backup,
                 allow=allow,
                 interactive=interactive,
                 progress=progress,
@@ -165,6 +169,7 @@ def _locked_pipeline(
     force: bool,
     backup: bool,
     schema_only_backup: bool,
+    taken_backup: str | None,
     allow: set[str],
     interactive: bool,
     progress: Callable[[str], None] | None,
@@ -229,7 +234,9 @@ def _locked_pipeline(
             f"Would apply {len(steps)} migration(s): {names}",
             detail="\n".join(
                 [
-                    "Would take a "
+                    f"Would use the backup {taken_backup} taken just before."
+                    if taken_backup
+                    else "Would take a "
                     + ("schema-only " if schema_only_backup else "")
                     + "predeploy backup first."
                     if backup
@@ -264,7 +271,7 @@ def _locked_pipeline(
         )
 
     mark = time.monotonic()
-    backup_name = _backup(report, alias, backup, schema_only_backup)
+    backup_name = taken_backup or _backup(report, alias, backup, schema_only_backup)
     timings["backup_s"] = time.monotonic() - mark
     plan["backup"] = backup_name
     try:

@@ -5,20 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import connection
 
 from railops_django.migrate import current_state as migration_state
 from railops_django.models import Release
-from tests.utils import run_command
-
-
-def _schema() -> list[tuple[str, list[str]]]:
-    with connection.cursor() as cursor:
-        tables = sorted(connection.introspection.table_names(cursor))
-        return [
-            (t, [c.name for c in connection.introspection.get_table_description(cursor, t)])
-            for t in tables
-        ]
+from tests.utils import row_counts, run_command, schema_dump
 
 
 @pytest.fixture
@@ -61,11 +51,12 @@ def test_deploy__twice__two_releases_second_applies_nothing(backup_dir):
 
 @pytest.mark.django_db(transaction=True)
 def test_dry_run__changes_nothing_and_says_would(backup_dir):
-    schema = _schema()
+    schema, counts = schema_dump(), row_counts()
     out, _, code = run_command("railway_deploy", "--dry-run")
     assert code == 0, out
     assert "Would back up" in out and "Would record a release" in out
-    assert _schema() == schema
+    assert schema_dump() == schema
+    assert row_counts() == counts
     assert Release.objects.count() == 0
     assert not backup_dir.exists() or not any(backup_dir.rglob("*"))
 
@@ -107,16 +98,19 @@ def test_no_backup__is_a_warning_not_a_failure(backup_dir):
 
 @pytest.mark.django_db(transaction=True)
 def test_failing_migration__release_failed_schema_restored_exit_2(backup_dir, settings):
-    schema = _schema()
+    schema = schema_dump()
     settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.deploy.failapp"]
     out, _, code = run_command("railway_deploy", "--skip-collectstatic", "--format", "json")
     data = json.loads(out)
     assert code == 2
     assert data["steps"][-1]["step"] == "migrate" and data["steps"][-1]["outcome"] == "failed"
     settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "tests.deploy.failapp"]
-    assert _schema() == schema, "the failed deploy left the schema as it was"
+    assert schema_dump() == schema, "the failed deploy left the schema as it was"
     release = Release.objects.get()
     assert release.status == "failed" and release.failed_step == "migrate"
+    # safe_migrate used the deploy's backup (it took none of its own) and named it.
+    assert data["rollback_plan"]["backup"] == release.backup_name
+    assert "migrate.backup.skipped" not in [f["id"] for f in data["findings"]]
     assert "backup restore" in next(
         f["fix"] for f in data["findings"] if f["id"] == "deploy.failed"
     )

@@ -11,25 +11,11 @@ from django.db import connection
 
 from railops_django.migrate import current_state as migration_state
 from railops_django.models import Release
-from tests.utils import run_command, run_manage
+from tests.utils import run_command, run_manage, schema_dump
 
 R2 = "tests.rollback.r2app"
 IRREV = "tests.rollback.irrevapp"
 LABELS = {R2: "railops_r2app", IRREV: "railops_irrevapp"}
-
-
-def _schema() -> list[tuple[str, list[tuple[str, bool]]]]:
-    with connection.cursor() as cursor:
-        return [
-            (
-                t,
-                [
-                    (c.name, bool(c.null_ok))
-                    for c in connection.introspection.get_table_description(cursor, t)
-                ],
-            )
-            for t in sorted(connection.introspection.table_names(cursor))
-        ]
 
 
 def _content() -> dict[str, str]:
@@ -87,7 +73,7 @@ def _release(status: str = "succeeded", backup: str = "") -> Release:
 def _two_releases(test_apps) -> tuple[Release, Release, list]:
     test_apps(R2)
     call_command("migrate", "railops_r2app", "0001", verbosity=0)
-    s1 = _schema()
+    s1 = schema_dump()
     release1 = _release()
     call_command("migrate", "railops_r2app", "0003", verbosity=0)
     with connection.cursor() as cursor:
@@ -116,11 +102,11 @@ def test_recover__without_accepting_data_loss__refuses_and_names_the_backup(test
 @pytest.mark.django_db(transaction=True)
 def test_recover__dry_run__says_would_and_changes_nothing(test_apps, backup_dir):
     _two_releases(test_apps)
-    schema = _schema()
+    schema = schema_dump()
     out, _, code = run_command("emergency_rollback", "recover", "--dry-run", "--accept-data-loss")
     assert code == 0
     assert "Would take an emergency backup" in out and "Would unapply 2 migration(s)" in out
-    assert _schema() == schema
+    assert schema_dump() == schema
     assert not backup_dir.exists()
 
 
@@ -134,7 +120,7 @@ def test_recover__accept_data_loss__schema_back_at_release_1_and_ledger_marked(
     )
     data = json.loads(out)
     assert code == 0, data["findings"]
-    assert _schema() == s1
+    assert schema_dump() == s1, "the schema is identical to a dump taken at S1"
     assert migration_state("default") == release1.migrations_after
     assert Release.objects.get(pk=release2.pk).status == "rolled_back"
     assert data["emergency_backup"].endswith("-emergency")
