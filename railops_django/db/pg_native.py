@@ -38,7 +38,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from django.db import connections, router
@@ -244,20 +244,51 @@ def _copy_table(cur: Any, out: stream.Writable, table: str, columns: list[str]) 
     rows = 0
     buffer = bytearray()
     column_list = ", ".join(quote(c) for c in columns)
-    with cur.copy(f"COPY {quote(table)} ({column_list}) TO STDOUT") as copy:
+    for data in _copy_out(cur, f"COPY {quote(table)} ({column_list}) TO STDOUT"):
         # The server sends one message per row: copy each into one contiguous buffer (keeping
         # the messages themselves alive until a chunk is full measured twice as slow and
         # 25 MB bigger), and cut a record every CHUNK bytes.
-        read = copy.read
-        while data := read():
-            buffer += data
-            if len(buffer) >= stream.CHUNK:
-                rows += _write_chunk(out, buffer)
-                buffer = bytearray()
+        buffer += data
+        if len(buffer) >= stream.CHUNK:
+            rows += _write_chunk(out, buffer)
+            buffer = bytearray()
     if buffer:
         rows += _write_chunk(out, buffer)
     stream.write_json(out, stream.END, {"table": table, "rows": rows})
     return rows
+
+
+def _copy_out(cur: Any, sql: str) -> Iterator[bytes]:
+    """The rows of ``COPY ... TO STDOUT``, one server message each, read straight from libpq.
+
+    psycopg's ``Copy.read()`` runs its generator machinery once per message, which made the
+    dump twice as slow as this loop over ``PGconn.get_copy_data`` (1 M rows: 0.8 s vs 0.4 s,
+    measured side by side); the rows are the same bytes. Every result is consumed, so psycopg
+    finds the connection as it left it (in the snapshot transaction, or failed with the error).
+    """
+    import psycopg
+    from psycopg import pq
+
+    pgconn = cur.connection.pgconn
+    pgconn.send_query(sql.encode())
+    result = pgconn.get_result()
+    if result is None or result.status != pq.ExecStatus.COPY_OUT:
+        message = result.error_message.decode(errors="replace") if result else "no result"
+        while pgconn.get_result() is not None:
+            pass
+        raise psycopg.OperationalError(f"COPY did not start: {message.strip()}")
+    get_copy_data = pgconn.get_copy_data
+    while True:
+        size, data = get_copy_data(0)
+        if size < 0:  # -1: done; -2: error, reported by the final result
+            break
+        yield data
+    result = pgconn.get_result()
+    while pgconn.get_result() is not None:
+        pass
+    if result is None or result.status != pq.ExecStatus.COMMAND_OK:
+        message = result.error_message.decode(errors="replace") if result else "no result"
+        raise psycopg.OperationalError(f"COPY failed: {message.strip()}")
 
 
 def _write_chunk(out: stream.Writable, chunk: bytearray) -> int:

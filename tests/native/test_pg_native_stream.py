@@ -58,8 +58,10 @@ def test_table_chunks__end_names_another_table__stream_error():
         list(stream.table_chunks(inp, "t"))
 
 
+@pytest.mark.postgres  # the parameters come from Django's PostgreSQL backend
 def test_connect_kwargs__password_is_a_keyword_and_django_options_are_dropped(monkeypatch):
     settings_dict = {
+        **connections["default"].settings_dict,
         "NAME": "shop",
         "USER": "app",
         "PASSWORD": "canary-pw-4821",
