@@ -12,7 +12,10 @@ measures, each in its own child process so peak RSS is that step's alone:
 - the pg_dump engine's shape: ``pg_dump -Fc -Z0`` piped through zstd + sha256 in Python;
 - the native engine: ``pg_native.dump`` through zstd + sha256;
 - restores into empty databases: ``pg_restore --single-transaction`` of the -Fc file, and
-  ``pg_native.restore`` (migrations + COPY) of the native archive.
+  ``pg_native.restore`` (migrations + COPY) of the native archive;
+- the product itself: ``manage.py backup create`` with ``RAILOPS_BACKUP_ENGINE=pg_dump`` and
+  with ``native`` (the archive's own zstd settings, sha256, storage and manifest), whose peak
+  RSS is the largest of that command's processes.
 
 Every database it creates is dropped at the end.
 """
@@ -24,6 +27,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -164,6 +168,12 @@ def run_child(*args: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def child_backup_create(db: str, engine: str, backup_dir: Path) -> dict:
+    result = backup_create(db, engine, backup_dir)
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return result
+
+
 def child_exec(argv: list[str]) -> dict:
     """Run a client tool; its wall time and peak RSS (this child waits only for it)."""
     started = time.perf_counter()
@@ -175,6 +185,31 @@ def child_exec(argv: list[str]) -> dict:
 
 def timed(argv: list[str]) -> dict:
     return run_child("exec", *argv)
+
+
+def backup_create(db: str, engine: str, backup_dir: Path) -> dict:
+    """``manage.py backup create`` with one engine, as a user runs it."""
+    env = {
+        **pg_env(),
+        "DATABASE_URL": url(db),
+        "RAILOPS_BACKUP_ENGINE": engine,
+        "RAILOPS_BACKUP_DIR": str(backup_dir),
+    }
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLE / "manage.py"), "backup", "create", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if proc.returncode:
+        raise SystemExit(f"backup create ({engine}) failed:\n{proc.stdout[-2000:]}")
+    (manifest,) = [p for p in backup_dir.glob("*.json") if not p.name.startswith(".")]
+    size = json.loads(manifest.read_text())["dump"]["bytes"]
+    shutil.rmtree(backup_dir)
+    return {"seconds": seconds, "bytes": size}
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -290,6 +325,8 @@ def main() -> None:
             result = child_exec(rest)
         elif step == "pgdump-engine":
             result = child_pgdump_engine(rest[0], Path(rest[1]), args.level)
+        elif step == "backup-create":
+            result = child_backup_create(rest[0], rest[1], Path(rest[2]))
         else:
             result = child_native_restore(rest[0], Path(rest[1]), Path(rest[2]))
         print(json.dumps(result))
@@ -330,6 +367,12 @@ def main() -> None:
                 "native-dump", source, str(archive), str(work / "info-j.json"), str(WORKERS)
             )
             results[name]["bytes"] = archive.stat().st_size
+        for engine in ("pg_dump", "native"):
+            backups = work / f"backups-{engine}"
+            backups.mkdir()
+            results[f"backup create {engine}"] = run_child(
+                "backup-create", source, engine, str(backups)
+            )
         fresh(target_pg)
         results["pg_restore"] = timed(
             [
@@ -349,14 +392,12 @@ def main() -> None:
     finally:
         for db in (source, target_pg, target_native):
             admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        for path in work.iterdir():
-            path.unlink()
-        work.rmdir()
+        shutil.rmtree(work, ignore_errors=True)
 
-    print(f"{'step':<18}{'seconds':>9}{'peak RSS MB':>13}{'size MB':>9}")
+    print(f"{'step':<24}{'seconds':>9}{'peak RSS MB':>13}{'size MB':>9}")
     for name, result in results.items():
         size = f"{result['bytes'] / 1024 / 1024:>9.1f}" if "bytes" in result else f"{'':>9}"
-        print(f"{name:<18}{result['seconds']:>9.1f}{result['rss_mb']:>13.1f}{size}")
+        print(f"{name:<24}{result['seconds']:>9.1f}{result['rss_mb']:>13.1f}{size}")
     native, fc_run, engine = results["native"], results["pg_dump -Fc"], results["pg_dump engine"]
     print(
         f"native create / pg_dump -Fc: {ratio(native['seconds'], fc_run['seconds'])} time, "
@@ -368,6 +409,12 @@ def main() -> None:
             for name, r in results.items()
             if name.startswith("native -j")
         )
+        + "backup create native / pg_dump engine: "
+        + ratio(
+            results["backup create native"]["seconds"],
+            results["backup create pg_dump"]["seconds"],
+        )
+        + " time; "
         + f"native restore / pg_restore: "
         f"{ratio(results['native restore']['seconds'], results['pg_restore']['seconds'])} time; "
         f"native peak RSS {native['rss_mb']:.0f} MB create, "
