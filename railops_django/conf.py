@@ -333,7 +333,8 @@ def get(name: str) -> Any:
 
 
 def threshold(name: str) -> tuple[float, float]:
-    return get("THRESHOLDS")[name]
+    warning, critical = get("THRESHOLDS")[name]
+    return float(warning), float(critical)
 
 
 def _problem(key: Key, value: Any) -> str | None:

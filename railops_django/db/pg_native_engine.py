@@ -92,7 +92,7 @@ def open_dump(
                 info.update(
                     pg_native.dump(
                         alias,
-                        cast(BinaryIO, out),
+                        out,
                         workers=conf.get("BACKUP_NATIVE_WORKERS"),
                         allow_partial=allow_partial,
                     )
