@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import traceback
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
@@ -87,7 +88,9 @@ def _settings_secrets() -> Iterable[str]:
             yield from _webhook_secret_parts(webhook)
     for name in dir(settings):
         if name.isupper() and is_secret_name(name):
-            value = getattr(settings, name, None)
+            with warnings.catch_warnings():  # reading a deprecated setting is not using it
+                warnings.simplefilter("ignore")
+                value = getattr(settings, name, None)
             if isinstance(value, str):
                 yield value
 
