@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connections
 
+from railops_django.models import Release
 from tests.utils import ROOT, run_manage
 
 CANARY = "Canary-Pw-7f3a9-Ω"
@@ -25,6 +26,14 @@ COMMAND_RUNS: dict[str, list[list[str]]] = {
     "db_health": [["--format", "openmetrics"], ["--alert"]],
     "safe_migrate": [["--dry-run", "--force"], ["--force", "--noinput", "--format", "json"]],
     "backup": [["list"], ["report"], ["verify", "--latest"], ["cleanup", "--dry-run"]],
+    "emergency_rollback": [
+        ["assess"],
+        ["assess", "--format", "json"],
+        ["backup"],
+        ["guide", "--format", "json"],
+        ["recover", "--dry-run"],
+    ],
+    "railway_deploy": [["--dry-run", "--format", "json"], ["--history"]],
 }
 
 
@@ -49,7 +58,7 @@ def canary_env(tmp_path, django_db_setup, django_db_blocker):
         url = f"postgres://{db['USER'] or 'postgres'}:{ENCODED}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     else:
         url = f"sqlite:///{db['NAME']}"
-    return {
+    yield {
         "DATABASE_URL": url,
         "DATABASE_UNPOOLED_URL": f"postgresql://postgres:{ENCODED}@127.0.0.1:5432/postgres",
         "SECRET_KEY": f"{CANARY}-a-long-secret-key-for-the-canary-test-0123456789abcdef",
@@ -59,6 +68,9 @@ def canary_env(tmp_path, django_db_setup, django_db_blocker):
         "PGPASSWORD": CANARY,
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example_project")]),
     }
+    # The commands ran for real against the shared test database: leave no release behind.
+    with django_db_blocker.unblock():
+        Release.objects.all().delete()
 
 
 def _leaks(text: str) -> bool:
