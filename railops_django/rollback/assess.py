@@ -6,7 +6,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from .. import redact
 from ..backup import list_backups
 from ..db import connection as dbconn
 from ..db.schema import drift
@@ -15,7 +14,7 @@ from ..diagnose.edge import replay
 from ..diagnose.settings import HEALTHCHECK_HOST, healthcheck_path
 from ..migrate import current_state
 from ..models import Release
-from ..report import Finding, Report, Severity
+from ..report import CannotRun, Finding, Report, Severity
 from . import state
 
 
@@ -100,8 +99,7 @@ def _previous_good(alias: str) -> Release | None:
 
     try:
         return target_release(alias, None)
-    except Exception:  # no ledger table or no earlier release: assess must still answer
-        redact.logger.debug("no previous good release", exc_info=True)
+    except CannotRun:  # no ledger table or no earlier release: assess still answers
         return None
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import redact
+from django.db.migrations.exceptions import NodeNotFoundError
+
 from ..backup import list_backups
 from ..deploy.ledger import ledger_ready
 from ..models import Release
@@ -28,8 +29,7 @@ def manual_steps(alias: str) -> list[str]:
     if current is not None and previous is not None:
         try:
             plan = state.back_plan(alias, previous.migrations_after)
-        except Exception:  # the code may not know the recorded migrations: say so
-            redact.logger.debug("no back plan for the guide", exc_info=True)
+        except NodeNotFoundError:  # this code lacks a recorded migration: list the targets
             plan = None
         migrate_lines = [
             f"python manage.py migrate {app} {leaf}"
