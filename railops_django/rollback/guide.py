@@ -78,8 +78,8 @@ def guide(alias: str) -> Report:
     report.add(
         "rollback.guide",
         Severity.INFO,
-        "Manual recovery guide for this project",
-        detail="\n".join(steps),
+        f"Manual recovery guide for this project: {len(steps)} steps, below",
+        fix=steps[0].split(": ", 1)[-1],
     )
     releases: list[dict[str, Any]] = []
     if ledger_ready(alias):
