@@ -14,6 +14,7 @@ from typing import Any
 
 from ..report import Finding, Severity
 from . import vendor
+from .connection import failure_finding, probe
 
 # Every health statement runs under these (PostgreSQL: SET LOCAL in a read-only transaction).
 STATEMENT_TIMEOUT_MS = 3000
@@ -77,11 +78,19 @@ def masked_query(text: str | None) -> str:
 
 
 def collect(alias: str) -> Sample:
-    """Measure the database ``alias`` with its vendor's probe."""
+    """Connect (a failure is one classified finding), then measure with the vendor's probe."""
     from . import pg_health, sqlite_health
 
-    collectors: dict[str, Callable[[str], Sample]] = {
+    collectors: dict[str, Callable[[Sample, str, float | None], Sample]] = {
         "postgresql": pg_health.collect,
         "sqlite": sqlite_health.collect,
     }
-    return collectors[vendor(alias)](alias)
+    name = vendor(alias)
+    sample = Sample(vendor=name)
+    result = probe(alias)
+    if not result.ok:
+        assert result.error is not None
+        sample.connected = False
+        sample.notes.append(failure_finding(alias, result.error, "health", rank=0))
+        return sample
+    return collectors[name](sample, alias, result.latency_ms)

@@ -17,7 +17,6 @@ from typing import Any
 from django.db import DatabaseError, connections, transaction
 
 from ..report import Finding, Severity
-from .connection import failure_finding, probe
 from .health import LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS, Measurement, Sample, masked_query
 
 GRANT = "pg_monitor"
@@ -318,14 +317,8 @@ def _is_privilege_error(exc: Exception) -> bool:
     return "permission denied" in text or "must be superuser" in text or "privilege" in text
 
 
-def collect(alias: str) -> Sample:
-    sample = Sample(vendor="postgresql")
-    result = probe(alias)
-    if not result.ok:
-        assert result.error is not None
-        sample.connected = False
-        sample.notes.append(failure_finding(alias, result.error, "health", rank=0))
-        return sample
+def collect(sample: Sample, alias: str, latency_ms: float | None) -> Sample:
+    """Measure a connected ``alias`` (``db.health.collect`` connected and timed it)."""
     results, errors = run_queries(alias)
     facts = (results.get("facts") or [{}])[0]
     settings_dict = connections[alias].settings_dict
@@ -341,7 +334,7 @@ def collect(alias: str) -> Sample:
         Measurement(
             "db.latency",
             "Round trip (SELECT 1)",
-            result.latency_ms,
+            latency_ms,
             "ms",
             "latency_ms",
             detail="Time for one SELECT 1 from this container to the database.",

@@ -13,7 +13,6 @@ from typing import Any
 from django.db import DatabaseError, connections
 
 from ..report import Finding, Severity
-from .connection import failure_finding, probe
 from .health import Measurement, Sample
 
 QUICK_CHECK_ROWS = 20
@@ -38,14 +37,8 @@ def _pragma(cursor: Any, name: str) -> Any:
     return row[0] if row else None
 
 
-def collect(alias: str) -> Sample:
-    sample = Sample(vendor="sqlite")
-    result = probe(alias)
-    if not result.ok:
-        assert result.error is not None
-        sample.connected = False
-        sample.notes.append(failure_finding(alias, result.error, "health", rank=0))
-        return sample
+def collect(sample: Sample, alias: str, latency_ms: float | None) -> Sample:
+    """Measure a connected ``alias`` (``db.health.collect`` connected and timed it)."""
     connection = connections[alias]
     name = str(connection.settings_dict.get("NAME") or "")
     path = Path(name) if name and name != ":memory:" and "mode=memory" not in name else None
@@ -54,7 +47,7 @@ def collect(alias: str) -> Sample:
         Measurement(
             "db.latency",
             "Round trip (SELECT 1)",
-            result.latency_ms,
+            latency_ms,
             "ms",
             "latency_ms",
             detail="Time for one SELECT 1 on the SQLite file.",
