@@ -114,8 +114,10 @@ def text(report: Report, color: bool = False) -> str:
 
 
 def as_json(report: Report) -> str:
-    payload = redact.mask_value(report.finish().as_dict())
-    return redact.mask_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str)) + "\n"
+    secrets = redact.known_secrets()  # gathered once for both passes
+    payload = redact.mask_value(report.finish().as_dict(), secrets)
+    text = json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+    return redact.mask_text(text, secrets) + "\n"
 
 
 def markdown(report: Report) -> str:
