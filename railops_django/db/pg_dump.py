@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import io
 import os
 import queue
@@ -37,6 +38,7 @@ from .pg_params import libpq_params
 
 NAME = "pg_dump"
 SUFFIX = "pgdump"
+ROW_FRAMING = "pg_custom"  # -Fc -Z0: each COPY row is a chunk after its length
 CHUNK = 1 << 20
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 
@@ -61,6 +63,16 @@ def client_version(binary: str = "pg_dump") -> tuple[int, str] | None:
     path = shutil.which(binary)
     if path is None:
         return None
+    try:
+        changed = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    return _version_of(path, changed)
+
+
+@functools.lru_cache(maxsize=16)
+def _version_of(path: str, changed: int) -> tuple[int, str] | None:
+    """``path --version``, asked once per binary file (``changed``: its mtime)."""
     try:
         out = subprocess.run(
             [path, "--version"], capture_output=True, text=True, timeout=15, check=False
