@@ -1,9 +1,14 @@
-"""``python -m railops_django diagnose``: the diagnosis, even when the settings do not import.
+"""``python -m railops_django``: what must work even when the project itself does not start.
+
+``diagnose``: the diagnosis, even when the settings do not import.
 
 ``manage.py railway_diagnose`` cannot start when the settings module raises, which is exactly
 when a Railway deploy crashes at boot. This entry point imports the settings itself. When that
 fails it reports the file:line and the masked exception, then runs every probe that still can:
 the environment variables, the start command, and a database connection from ``DATABASE_URL``.
+
+``unpack ARCHIVE -o FILE``: a backup archive back to the dump its engine wrote (for pg_restore,
+or the SQLite file), with no settings and no database: for restoring by hand.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     diag.add_argument("--pythonpath", help="a directory to add to sys.path")
     diag.add_argument("--format", choices=render.FORMATS, default="text")
     diag.add_argument("--output", metavar="FILE")
+    unpack = sub.add_parser("unpack", help="a backup archive (.zst) back to its plain dump")
+    unpack.add_argument("archive", type=Path, help="the backup's .zst file")
+    unpack.add_argument("-o", "--output", type=Path, help="where to write it (default: stdout)")
     diag.add_argument("--url", action="append", default=[], metavar="PATH")
     diag.add_argument("--database", default="default")
     diag.add_argument("--skip-requests", action="store_true")
@@ -165,8 +173,48 @@ def diagnose_broken(module: str, exc: BaseException | None, phase: str) -> Repor
     return report.finish()
 
 
+def unpack(archive: Path, output: Path | None) -> int:
+    """Decompress ``archive`` and undo its layout into ``output`` (0600) or stdout."""
+    from .backup.catalog import decompressed
+    from .backup.columns import unpacked
+    from .db.backup_engine import EngineError
+
+    if not archive.is_file():
+        sys.stderr.write(f"unpack: no such file: {archive}\n")
+        return ExitCode.CANNOT_RUN
+    if output is None and sys.stdout.isatty():
+        sys.stderr.write("unpack: the dump is binary: give -o FILE, or pipe it\n")
+        return ExitCode.CANNOT_RUN
+    try:
+        out = (
+            os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+            if output is not None
+            else sys.stdout.buffer
+        )
+    except FileExistsError:
+        sys.stderr.write(f"unpack: {output} exists; give another -o\n")
+        return ExitCode.CANNOT_RUN
+    try:
+        with open(archive, "rb") as source:
+            for piece in unpacked(decompressed(iter(lambda: source.read(1 << 20), b""))):
+                out.write(piece)
+        out.flush()
+    except (EngineError, OSError) as exc:
+        sys.stderr.write(f"unpack: {archive}: {exc}\n")
+        if output is not None:
+            out.close()
+            output.unlink()
+        return ExitCode.CRITICAL
+    finally:
+        if output is not None:
+            out.close()
+    return ExitCode.OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "unpack":
+        return unpack(args.archive, args.output)
     cwd = Path.cwd()
     if args.pythonpath:
         sys.path.insert(0, args.pythonpath)

@@ -182,6 +182,16 @@ KEYS: dict[str, Key] = {
             validate=_positive_problem,
         ),
         Key(
+            "BACKUP_LAYOUT",
+            "columns",
+            (str,),
+            "'columns': lay the dump's text rows out column by column before zstd (smaller; "
+            "'python -m railops_django unpack' gives the plain dump back). 'plain': the engine's "
+            "own format, which 'zstd -d' alone restores.",
+            env=True,
+            choices=("columns", "plain"),
+        ),
+        Key(
             "BACKUP_COMPRESSION_LEVEL",
             3,
             (int,),

@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, cast
@@ -27,7 +27,7 @@ from .. import conf, platform, redact
 from ..db import backup_engine, vendor
 from ..redact import logger
 from ..report import CannotRun, Finding, Report, Severity
-from . import storage
+from . import columns, storage
 from .storage import Place, StorageError
 
 FORMAT = "railops-backup/1"
@@ -189,6 +189,7 @@ def create(
     name = unique_name(alias, started, tier, places)
     filename = dump_name(name, engine.SUFFIX)
     level = conf.get("BACKUP_COMPRESSION_LEVEL")
+    use_columns = engine.ROW_FRAMING is not None and conf.get("BACKUP_LAYOUT") == "columns"
     written: list[Place] = []
     staged, reopen = _staging(places, filename)
     try:
@@ -197,14 +198,21 @@ def create(
         with engine.open_dump(
             alias, schema_only, conf.get("BACKUP_EXACT_COUNT_LIMIT"), allow_partial=allow_partial
         ) as dump:
-            sink = _HashingSink(staged)
-            cctx = zstandard.ZstdCompressor(compression_params=compression_params(level))
-            with cctx.stream_writer(cast(IO[bytes], sink), closefd=False) as compressor:
+
+            def raw() -> Iterator[bytes]:
+                nonlocal raw_bytes
                 for chunk in dump.chunks:
-                    compressor.write(chunk)
                     raw_bytes += len(chunk)
                     if progress is not None:
                         progress(raw_bytes)
+                    yield chunk
+
+            pieces = columns.encode(raw(), engine.ROW_FRAMING or "plain") if use_columns else raw()
+            sink = _HashingSink(staged)
+            cctx = zstandard.ZstdCompressor(compression_params=compression_params(level))
+            with cctx.stream_writer(cast(IO[bytes], sink), closefd=False) as compressor:
+                for piece in pieces:
+                    compressor.write(piece)
             tables = dump.tables
             engine_facts = dump.facts
         staged.commit()
@@ -238,6 +246,7 @@ def create(
                 "file": filename,
                 "compression": "zstd",
                 "level": level,
+                "layout": columns.NAME if use_columns else "plain",
                 "raw_bytes": raw_bytes,
                 "bytes": sink.bytes,
                 "sha256": sink.sha.hexdigest(),

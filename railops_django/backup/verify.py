@@ -15,7 +15,7 @@ from ..db import backup_engine
 from ..db.backup_engine import EngineError
 from ..redact import logger
 from ..report import REPORT, Report, Severity
-from . import storage
+from . import columns, storage
 from .catalog import Backup, catalog, decompressed, find, list_backups, save_manifest
 from .storage import Place, StorageError
 
@@ -76,8 +76,17 @@ def good_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck]]:
 
 
 def stream(place: Place, backup: Backup) -> Iterator[bytes]:
-    """The decompressed dump from ``place``."""
-    return decompressed(storage.read_chunks(place, backup.file))
+    """The dump from ``place`` as the engine wrote it: decompressed, and out of its layout."""
+    raw = decompressed(storage.read_chunks(place, backup.file))
+    layout = backup.manifest["dump"].get("layout", "plain")
+    if layout == columns.NAME:
+        return columns.decode(raw)
+    if layout != "plain":
+        raise EngineError(
+            f"{backup.name} is laid out as {layout!r}, which this railops version cannot read: "
+            "upgrade railops-django"
+        )
+    return raw
 
 
 def verify_one(backup: Backup, report: Report, restore_test: bool = False) -> bool:

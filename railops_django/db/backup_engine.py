@@ -49,6 +49,9 @@ class Dump:
 class Engine(Protocol):
     NAME: str
     SUFFIX: str
+    # How the raw dump frames its text rows for backup.columns ("plain", "pg_custom"), or None
+    # when it holds no text rows worth laying out in columns.
+    ROW_FRAMING: str | None
 
     def preflight(self, alias: str) -> dict[str, Any]: ...
 

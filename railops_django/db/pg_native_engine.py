@@ -27,6 +27,7 @@ from .backup_engine import Dump, EngineError
 
 NAME = pg_native.ENGINE
 SUFFIX = "native"
+ROW_FRAMING = "plain"  # data records hold whole COPY rows
 CHUNK = 1 << 20
 
 

@@ -25,6 +25,7 @@ from .backup_engine import Dump, EngineError
 
 NAME = "sqlite"
 SUFFIX = "sqlite3"
+ROW_FRAMING = None  # a database file: binary pages
 CHUNK = 1 << 20
 
 
