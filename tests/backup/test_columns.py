@@ -84,6 +84,17 @@ def test_round_trip__rows_heads_with_tabs_and_newlines_and_a_line_over_a_block__
     assert decoded(encoded(data, framing, piece=65536), piece=70000) == data
 
 
+def test_round_trip__rows_of_one_table_with_items_kept_whole_among_them__exact():
+    # a chunk of 10 bytes has the head 0a 00 00 00: its newline and 0 look like a row's start,
+    # so that item is kept whole, among the rows of one table
+    rng = random.Random(3)
+    ten, others = b"a\tb\tc\td\te\n", [b"a\tbb\tc\td\te\n", b"aa\tb\tcc\td\te\n"]
+    lines = [ten if rng.random() < 0.01 else rng.choice(others) for _ in range(3000)]
+    data = pg_custom(lines)
+    assert 5 < data.count(b"\n\x00\n\x00") < 60  # a few, in one block
+    assert decoded(encoded(data, "pg_custom", piece=65536), piece=65536) == data
+
+
 def test_rows__compress_far_smaller_than_the_plain_dump_at_the_same_level():
     data = pg_custom(rows(40000))
     level = zstandard.ZstdCompressor(level=3)
