@@ -43,12 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     diag.add_argument("--pythonpath", help="a directory to add to sys.path")
     diag.add_argument("--format", choices=render.FORMATS, default="text")
     diag.add_argument("--output", metavar="FILE")
-    unpack = sub.add_parser("unpack", help="a backup archive (.zst) back to its plain dump")
-    unpack.add_argument("archive", type=Path, help="the backup's .zst file")
-    unpack.add_argument("-o", "--output", type=Path, help="where to write it (default: stdout)")
     diag.add_argument("--url", action="append", default=[], metavar="PATH")
     diag.add_argument("--database", default="default")
     diag.add_argument("--skip-requests", action="store_true")
+    unpack = sub.add_parser("unpack", help="a backup archive (.zst) back to its plain dump")
+    unpack.add_argument("archive", type=Path, help="the backup's .zst file")
+    unpack.add_argument("-o", "--output", type=Path, help="where to write it (default: stdout)")
     return parser
 
 
@@ -194,21 +194,23 @@ def unpack(archive: Path, output: Path | None) -> int:
     except FileExistsError:
         sys.stderr.write(f"unpack: {output} exists; give another -o\n")
         return ExitCode.CANNOT_RUN
+    failure: Exception | None = None
     try:
         with open(archive, "rb") as source:
             for piece in unpacked(decompressed(iter(lambda: source.read(1 << 20), b""))):
                 out.write(piece)
         out.flush()
     except (EngineError, OSError) as exc:
-        sys.stderr.write(f"unpack: {archive}: {exc}\n")
-        if output is not None:
-            out.close()
-            output.unlink()
-        return ExitCode.CRITICAL
+        failure = exc
     finally:
         if output is not None:
             out.close()
-    return ExitCode.OK
+    if failure is None:
+        return ExitCode.OK
+    sys.stderr.write(f"unpack: {archive}: {failure}\n")
+    if output is not None:
+        output.unlink(missing_ok=True)  # half a dump is not a dump
+    return ExitCode.CRITICAL
 
 
 def main(argv: list[str] | None = None) -> int:
