@@ -3,6 +3,7 @@ and ``python -m railops_django unpack`` for restoring by hand."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import struct
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from railops_django import backup
 from railops_django.backup import columns
 from railops_django.db.backup_engine import EngineError
-from tests.utils import ROOT
+from tests.utils import ROOT, run_command
 
 ROW = struct.Struct("<xi")  # what pg_dump -Fc -Z0 writes before each COPY row
 
@@ -199,3 +200,16 @@ def test_unpack__bad_input__exit_3_and_damage_exit_2_leaving_no_file(tmp_path):
     assert exists.returncode == 3
     assert out.read_bytes() == b"keep me"
     assert unpack(archive).stdout == b"a\tb\n" * 1000
+
+
+def test_archive_from_before_the_layout__no_layout_in_its_manifest__verifies_as_plain(
+    backup_dir, shop_data, settings
+):
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_LAYOUT": "plain"}
+    result = backup.create("default", "manual")
+    manifest_path = backup_dir / f"{result.name}.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["dump"]["layout"]  # what railops wrote before the column layout
+    manifest_path.write_text(json.dumps(manifest))
+    out, err, code = run_command("backup", "verify", "--latest", "--format", "json")
+    assert code == 0, out + err
