@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from django.db import connection
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -213,3 +214,41 @@ def test_archive_from_before_the_layout__no_layout_in_its_manifest__verifies_as_
     manifest_path.write_text(json.dumps(manifest))
     out, err, code = run_command("backup", "verify", "--latest", "--format", "json")
     assert code == 0, out + err
+
+
+@pytest.mark.postgres
+def test_pg_dump_archive__large_objects_bytea_and_escaped_text__restore_exactly(
+    backup_dir, transactional_db
+):
+    # binary large objects and bytea are where pg_dump's stream is least like text rows
+    checksum = (
+        "SELECT count(*), md5(string_agg(md5(lo_get(o)) || md5(b) || md5(t), ',' ORDER BY id)) "
+        "FROM railops_blobs"
+    )
+    rng = random.Random(5)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE railops_blobs (id int PRIMARY KEY, o oid, b bytea, t text)"
+            )
+            for i in range(60):
+                cursor.execute(
+                    "INSERT INTO railops_blobs VALUES (%s, lo_from_bytea(0, %s), %s, %s)",
+                    [i, rng.randbytes(20000), rng.randbytes(3000), "tab\there\nnewline \\ " * 20],
+                )
+            cursor.execute(checksum)
+            before = cursor.fetchone()
+        result = backup.create("default", "manual")
+        assert result.manifest["dump"]["layout"] == "columns-1"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT lo_unlink(o) FROM railops_blobs")
+            cursor.execute("DROP TABLE railops_blobs")
+        out, err, code = run_command("backup", "restore", "--latest", "--noinput", "--force")
+        assert code == 0, out + err
+        with connection.cursor() as cursor:  # the restore closed the connection
+            cursor.execute(checksum)
+            assert cursor.fetchone() == before
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT lo_unlink(oid) FROM pg_largeobject_metadata")
+            cursor.execute("DROP TABLE IF EXISTS railops_blobs")
