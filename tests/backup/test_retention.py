@@ -93,18 +93,22 @@ def test_retention__nothing_regular__min_good_keeps_newest_special():
     assert plan(items, now, RETENTION, 30, 1)[0].keep
 
 
-def _age_backup(name: str, days: float) -> None:
+def _age_backup(name: str, days: int, hour: int) -> None:
+    """Say in the manifest that ``name`` was made ``days`` ago, at ``hour`` UTC that day."""
+    day = (datetime.now(UTC) - timedelta(days=days)).date()
     found = catalog.find(name)
-    found.manifest["created_at"] = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+    found.manifest["created_at"] = datetime(
+        day.year, day.month, day.day, hour, tzinfo=UTC
+    ).isoformat()
     catalog.save_manifest(found)
 
 
 def test_cleanup__dry_run_says_would_and_real_run_deletes_by_manifest_time(backup_dir, shop_data):
     names = [backup.create("default", "daily").name for _ in range(3)]
-    # names say "today"; the manifests say the first two are from 40 and 41 days ago,
-    # in the same month as each other: only the newer of those two stays (monthly)
-    _age_backup(names[0], 41)
-    _age_backup(names[1], 40.9)
+    # names say "today"; the manifests say the first two are from one day 41 days ago (so the
+    # same day, week and month, whatever the time now): only the newer of those two stays
+    _age_backup(names[0], 41, hour=1)
+    _age_backup(names[1], 41, hour=2)
     before = sorted(p.name for p in backup_dir.iterdir())
     out, err, code = run_command("backup", "cleanup", "--dry-run")
     assert code == 0, out + err
