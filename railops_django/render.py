@@ -44,6 +44,9 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
+_INLINE = 100  # characters: a nested value longer than this gets lines of its own
+
+
 def _table(rows: list[dict[str, Any]]) -> list[str]:
     columns: list[str] = []
     for row in rows:
@@ -67,13 +70,25 @@ def _extra_lines(name: str, value: Any) -> list[str]:
             return []
         lines = [f"{title}:"]
         for key, item in value.items():
-            if isinstance(item, list) and item and all(isinstance(v, dict) for v in item):
-                lines.append(f"  {key}:")
-                lines.extend("  " + line for line in _table(item))
-            else:
-                lines.append(f"  {key}: {_scalar(item)}")
+            lines.extend(_nested_lines(key, item))
         return lines
     return [f"{title}: {_scalar(value)}"]
+
+
+def _nested_lines(key: str, item: Any) -> list[str]:
+    """One value of a dict extra: inline when short, else a table, one line per item, or (for
+    deeper structures, such as reverse SQL per migration) a count that points to the JSON."""
+    if isinstance(item, list) and item and all(isinstance(v, dict) for v in item):
+        return [f"  {key}:", *("  " + line for line in _table(item))]
+    inline = _scalar(item)
+    if not isinstance(item, dict | list) or len(inline) <= _INLINE:
+        return [f"  {key}: {inline}"]
+    items = item.items() if isinstance(item, dict) else enumerate(item)
+    if any(isinstance(v, dict | list) for _, v in items):
+        return [f"  {key}: {len(item)} entries (in full with --format json)"]
+    if isinstance(item, dict):
+        return [f"  {key}:", *(f"    {k}: {_scalar(v)}" for k, v in item.items())]
+    return [f"  {key}:", *(f"    - {_scalar(v)}" for v in item)]
 
 
 def _finding_lines(finding: Finding, color: bool, number: int | None = None) -> list[str]:

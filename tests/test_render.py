@@ -37,6 +37,29 @@ def test_text__no_colour_by_default_most_severe_first_each_with_fix():
     assert "shop_product" in out
 
 
+def test_text__long_nested_extras__one_line_each_or_a_count_never_a_wall_of_json():
+    report = Report("demo")
+    report.add("demo.ok", Severity.OK, "fine")
+    commands = [f"python manage.py migrate app{i} zero" for i in range(6)]
+    reverse_sql = {
+        f"app{i}.0001_initial": ["-- Create model X", 'DROP TABLE "x";'] for i in range(9)
+    }
+    report.extras["rollback_plan"] = {
+        "all_reversible": True,
+        "targets": {f"app{i}": "zero" for i in range(12)},
+        "commands": commands,
+        "reverse_sql": reverse_sql,
+    }
+    lines = render.render(report, "text").splitlines()
+    assert "  all_reversible: True" in lines
+    assert "    app11: zero" in lines
+    assert all(f"    - {command}" in lines for command in commands)
+    assert "  reverse_sql: 9 entries (in full with --format json)" in lines
+    assert 'DROP TABLE "x"' not in "\n".join(lines)
+    data = json.loads(render.render(report, "json"))
+    assert data["rollback_plan"]["reverse_sql"] == reverse_sql
+
+
 def test_text__colour_when_asked():
     assert "\x1b[1;31m" in render.render(_report(), "text", color=True)
 
