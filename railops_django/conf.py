@@ -277,6 +277,23 @@ KEYS: dict[str, Key] = {
             validate=_str_list_problem,
         ),
         Key(
+            "HEALTH_TOKEN",
+            "",
+            (str,),
+            "Bearer token that lets a caller of railops/health/ see details and timings, and "
+            "read railops/metrics/ (staff users need none). Empty: staff only.",
+            env=True,
+        ),
+        Key(
+            "HEALTH_CACHE_SECONDS",
+            60,
+            (int, float),
+            "Seconds railops/health/ keeps the result of its slow checks (migration graph, "
+            "schema drift, static manifest); the database round trip runs on every request.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
             "BACKUP_NATIVE_WORKERS",
             1,
             (int,),

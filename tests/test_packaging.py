@@ -54,9 +54,7 @@ def test_build__sdist_and_wheel__pass_twine_check_and_carry_the_license(dist: Pa
     assert not any(n.startswith(("tests/", "example_project/", "bench/")) for n in names)
 
 
-def test_wheel__installed_in_a_fresh_venv__serves_a_new_project(
-    dist: Path, tmp_path: Path
-) -> None:
+def test_wheel__installed_in_a_fresh_venv__serves_a_new_project(dist: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
@@ -74,7 +72,9 @@ def test_wheel__installed_in_a_fresh_venv__serves_a_new_project(
     subprocess.run([str(admin), "startproject", "site_cfg", str(project)], check=True, timeout=60)
     settings = project / "site_cfg" / "settings.py"
     text = settings.read_text()
-    settings.write_text(text.replace("INSTALLED_APPS = [", 'INSTALLED_APPS = [\n    "railops_django",'))
+    settings.write_text(
+        text.replace("INSTALLED_APPS = [", 'INSTALLED_APPS = [\n    "railops_django",')
+    )
     clean_env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
     check = subprocess.run(
         [str(python), "manage.py", "check"],

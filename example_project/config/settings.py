@@ -102,7 +102,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Railway terminates TLS at its edge and forwards plain HTTP with X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+# Railway's healthcheck calls plain HTTP: the health gate must answer it, not redirect it.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^railops/health/"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600)
@@ -110,7 +111,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
-RAILOPS = {"HEALTHCHECK_PATH": "/healthz"}
+RAILOPS = {"HEALTHCHECK_PATH": "/railops/health/"}
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from shop import views
 
 urlpatterns = [
@@ -7,4 +7,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("products/<int:pk>/", views.product_detail, name="product-detail"),
     path("admin/", admin.site.urls),
+    # railops: the health gate for Railway's healthcheck, metrics and the staff dashboard
+    path("railops/", include("railops_django.urls")),
 ]

@@ -21,7 +21,11 @@ def test_command__json__one_object_with_contract_keys_and_replay():
     report = json.loads(out)
     assert report["command"] == "railway_diagnose" and report["exit_code"] == code
     assert {"status", "duration_s", "findings", "edge_replay"} <= set(report)
-    assert {row["path"] for row in report["edge_replay"]} == {"/", "/healthz"}
+    replay = {row["path"]: row for row in report["edge_replay"]}
+    assert set(replay) == {"/", "/railops/health/"}
+    # example_project's healthcheck is railops' own health gate: healthy as Railway calls it
+    assert replay["/railops/health/"]["host"] == "healthcheck.railway.app"
+    assert replay["/railops/health/"]["status"] == 200
 
 
 def test_command__url_flag__replayed_and_skip_requests__not(settings):
