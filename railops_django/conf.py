@@ -294,6 +294,14 @@ KEYS: dict[str, Key] = {
             validate=_positive_problem,
         ),
         Key(
+            "HEALTH_HISTORY_DAYS",
+            30,
+            (int,),
+            "Days of 'db_health --record' samples kept for the dashboard's history charts.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
             "BACKUP_NATIVE_WORKERS",
             1,
             (int,),

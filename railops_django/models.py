@@ -29,3 +29,20 @@ class Release(models.Model):
 
     def __str__(self) -> str:
         return f"release {self.pk} ({self.status}, {self.git_sha[:12] or 'no sha'})"
+
+
+class HealthSample(models.Model):
+    """One ``db_health --record`` measurement: the dashboard's history charts read these."""
+
+    recorded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    database = models.CharField(max_length=100, default="default")  # the alias measured
+    vendor = models.CharField(max_length=30, blank=True, default="")
+    status = models.CharField(max_length=20, blank=True, default="")
+    metrics = models.JSONField(default=dict, blank=True)  # series key -> number
+    largest_tables = models.JSONField(default=list, blank=True)  # [{table, total_bytes}]
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"health sample {self.pk} of {self.database} at {self.recorded_at:%Y-%m-%d %H:%M}"

@@ -94,3 +94,19 @@ def collect(alias: str) -> Sample:
         sample.notes.append(failure_finding(alias, result.error, "health", rank=0))
         return sample
     return collectors[name](sample, alias, result.latency_ms)
+
+
+def cancel_query(alias: str, pid: int) -> bool:
+    """Cancel the running query of session ``pid`` on database ``alias`` (the session stays).
+
+    Only sessions of the same database; True when the server accepted the cancel request.
+    Raises ``CannotRun`` where the vendor has no sessions to cancel.
+    """
+    from ..report import CannotRun
+    from . import pg_health
+
+    cancellers: dict[str, Callable[[str, int], bool]] = {"postgresql": pg_health.cancel_backend}
+    name = vendor(alias)
+    if name not in cancellers:
+        raise CannotRun(f"{name} has no other sessions whose queries could be cancelled")
+    return cancellers[name](alias, pid)

@@ -1105,3 +1105,15 @@ def _slots(sample: Sample, rows: list[dict[str, Any]]) -> None:
                 rank=8,
             )
         )
+
+
+def cancel_backend(alias: str, pid: int) -> bool:
+    """``pg_cancel_backend`` for a session of this same database (never another database's)."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+            "WHERE pid = %s AND datname = current_database() AND pid <> pg_backend_pid()",
+            [pid],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
