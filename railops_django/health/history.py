@@ -121,6 +121,6 @@ def charts(alias: str, since: datetime) -> list[Series]:
             for t in tables
             if isinstance(t, dict) and t.get("table") == table
         ]
-        if points:
+        if any(value for _, value in points):  # a vendor that cannot size tables gives 0
             out.append(Series(f"Table {table}", "bytes", f"table:{table}", points))
     return out
