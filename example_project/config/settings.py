@@ -1,9 +1,11 @@
 """Settings for example_project, the way a Railway project writes them: everything from the
 environment through django-environ, with defaults that run locally on SQLite and no server."""
 
+import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -68,8 +70,20 @@ TEMPLATES = [
     },
 ]
 
+# Read as is: django-environ takes a leading "$" for a reference to another variable, so an
+# unresolved Railway reference (${{Postgres.DATABASE_URL}}) would silently become SQLite.
+DATABASE_URL = os.environ.get("DATABASE_URL")
+if DATABASE_URL is not None and ("${{" in DATABASE_URL or not DATABASE_URL.strip()):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is "
+        + ("an unresolved Railway reference" if DATABASE_URL.strip() else "set but empty")
+        + ": in Railway > Variables set DATABASE_URL=${{Postgres.DATABASE_URL}} (the service "
+        "name is case-sensitive) and redeploy; locally, unset it to use SQLite"
+    )
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": env.db_url_config(DATABASE_URL)
+    if DATABASE_URL
+    else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")},
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -112,14 +126,15 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 RAILOPS = {"HEALTHCHECK_PATH": "/healthz"}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        "railops": {"handlers": ["console"], "level": env("RAILOPS_LOG_LEVEL", default="WARNING")}
-    },
-}
+# The railops logger is for operators: findings already reach the user through each command's
+# report, so its records go to stderr only when asked for (RAILOPS_LOG_LEVEL=INFO, DEBUG...).
+if env("RAILOPS_LOG_LEVEL", default=""):
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"console": {"class": "logging.StreamHandler"}},
+        "loggers": {"railops": {"handlers": ["console"], "level": env("RAILOPS_LOG_LEVEL")}},
+    }
 
 # HSTS preload is a commitment a demo project should not make on its users' behalf.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
