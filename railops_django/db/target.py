@@ -187,38 +187,39 @@ def _test_name(settings_dict: Mapping[str, Any]) -> str:
     return raw
 
 
-def mismatch(alias: str = "default", environ: Mapping[str, str] | None = None) -> Mismatch | None:
+def mismatch(
+    alias: str = "default",
+    environ: Mapping[str, str] | None = None,
+    databases: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Mismatch | None:
     """How ``DATABASES[alias]`` differs from the database the environment names, or None.
 
     None when no variable is set, when the value cannot be parsed (the settings report that
-    themselves), or when ``alias`` or another alias of ``DATABASES`` is the named database (a
-    project may point a second alias at DATABASE_URL on purpose).
+    themselves), or when ``alias`` or another alias of ``databases`` (default: the settings, as
+    the connections hold them) is the named database: a project may point a second alias at
+    DATABASE_URL on purpose.
     """
-    from django.conf import settings
-    from django.db import connections
-
     env = os.environ if environ is None else environ
+    if databases is None:
+        from django.conf import settings
+        from django.db import connections
+
+        databases = {**settings.DATABASES, alias: connections[alias].settings_dict}
     values = {name: env.get(name, "").strip() for name in (*VARIABLES, *SAME_DATABASE)}
-    configured_dict = connections[alias].settings_dict
-    configured = place(configured_dict)
+    configured = place(databases[alias])
     for name in VARIABLES:
         if UNRESOLVED in values[name]:
             return Mismatch(alias, name, configured)
-    set_variables = [name for name in VARIABLES if values[name]]
-    if not set_variables:
-        return None
     named = {name: _parse(value) for name, value in values.items() if value}
-    candidates = [p for p in named.values() if p is not None]
-    if not any(named.get(name) for name in set_variables):
+    set_variables = [name for name in VARIABLES if named.get(name)]
+    if not set_variables:  # none set, or none that parses: no verdict
         return None
-    databases: dict[str, Mapping[str, Any]] = dict(getattr(settings, "DATABASES", {}) or {})
-    databases[alias] = configured_dict
+    candidates = [p for p in named.values() if p is not None]
     for settings_dict in databases.values():
         here, test_name = place(settings_dict), _test_name(settings_dict)
         if any(same_database(p, here, test_name) for p in candidates):
             return None
-    variable = next(name for name in set_variables if named.get(name))
-    return Mismatch(alias, variable, configured, named[variable])
+    return Mismatch(alias, set_variables[0], configured, named[set_variables[0]])
 
 
 def override_set(environ: Mapping[str, str] | None = None) -> bool:
@@ -226,12 +227,16 @@ def override_set(environ: Mapping[str, str] | None = None) -> bool:
     return env.get(OVERRIDE, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def refuse_on_mismatch(alias: str = "default", environ: Mapping[str, str] | None = None) -> None:
+def refuse_on_mismatch(
+    alias: str = "default",
+    environ: Mapping[str, str] | None = None,
+    databases: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
     """CannotRun on Railway when ``alias`` is not the database the environment names."""
     env = os.environ if environ is None else environ
     if not platform.railway(env).on_railway or override_set(env):
         return
-    found = mismatch(alias, env)
+    found = mismatch(alias, env, databases)
     if found is not None:
         raise CannotRun(
             f"{found.problem}: refusing to change data on Railway. To fix, {found.fix}; or set "
