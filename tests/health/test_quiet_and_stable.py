@@ -1,0 +1,185 @@
+"""Real subprocesses of example_project: findings reach the user once (the report, never bare
+lines on stderr), three db_health runs in a row agree, and an unresolved DATABASE_URL fails loudly
+instead of falling back to SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from tests.utils import EXAMPLE, ROOT
+
+# A settings module on top of example_project's: thresholds so low that memory and disk warn,
+# and no LOGGING (as in most projects).
+LOW_THRESHOLDS = """\
+from config.settings import *  # noqa: F403
+from config.settings import RAILOPS
+
+RAILOPS = {**RAILOPS, "THRESHOLDS": {"memory_pct": [0.01, 100], "disk_pct": [0.01, 100]}}
+"""
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "DATABASE_UNPOOLED_URL", "DJANGO_SETTINGS_MODULE")
+        and not k.startswith(("RAILOPS_", "RAILWAY_"))
+    }
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT), str(EXAMPLE)])
+    env["RAILOPS_BACKUP_DIR"] = str(tmp_path / "backups")
+    env.update(extra)
+    return env
+
+
+def _manage(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE / "manage.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=EXAMPLE,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def low_thresholds(tmp_path) -> dict[str, str]:
+    (tmp_path / "low_thresholds.py").write_text(LOW_THRESHOLDS)
+    return _env(
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="low_thresholds",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'quiet.sqlite3'}",
+    )
+
+
+def _finding_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "health." in line or "db_health " in line]
+
+
+def test_db_health__warnings_without_logging_configured__in_the_report_only(low_thresholds):
+    proc = _manage(low_thresholds, "db_health", "--format", "json")
+    report = json.loads(proc.stdout)
+    warned = [f["id"] for f in report["findings"] if f["severity"] == "warning"]
+    assert "health.container.memory" in warned and proc.returncode == 1
+    assert _finding_lines(proc.stderr) == [], proc.stderr
+    assert proc.stderr == ""
+
+
+def test_db_health__operator_asks_for_logs__records_go_to_stderr(low_thresholds):
+    """The mechanism is the project's logging: with RAILOPS_LOG_LEVEL the records appear."""
+    proc = _manage({**low_thresholds, "RAILOPS_LOG_LEVEL": "WARNING"}, "db_health")
+    assert any("health.container.memory" in line for line in _finding_lines(proc.stderr))
+
+
+def test_db_health_watch__no_finding_lines_on_stderr_on_any_pass(low_thresholds):
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLE / "manage.py"), "db_health", "--watch", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=low_thresholds,
+        cwd=EXAMPLE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        time.sleep(4)
+        while proc.poll() is None and time.monotonic() < deadline:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                out, err = proc.communicate(timeout=10)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        else:
+            out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert out.count("health.container.memory") >= 2 or out.count("Container memory") >= 2, out
+    assert _finding_lines(err) == [], err
+
+
+def _three_runs(env: dict[str, str]) -> list[tuple[str, int, str]]:
+    runs = []
+    for _ in range(3):
+        proc = _manage(env, "db_health", "--format", "json")
+        report = json.loads(proc.stdout)
+        cpu = next(f for f in report["findings"] if f["id"] == "health.container.cpu")
+        runs.append((report["status"], proc.returncode, cpu["severity"]))
+    return runs
+
+
+def test_db_health__three_runs_in_a_row_on_idle_sqlite__same_status(tmp_path):
+    env = _env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'idle.sqlite3'}")
+    runs = _three_runs(env)
+    assert runs[0] == runs[1] == runs[2], runs
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_db_health__three_runs_in_a_row_on_idle_postgres__same_status(tmp_path):
+    db = connections["default"].settings_dict
+    url = (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    runs = _three_runs(_env(tmp_path, DATABASE_URL=url))
+    assert runs[0] == runs[1] == runs[2], runs
+
+
+def test_example_settings__unresolved_database_url__one_clear_line_and_no_sqlite(tmp_path):
+    reference = "${{Postgres.DATABASE_URL}}"
+    proc = _manage(_env(tmp_path, DATABASE_URL=reference), "backup", "create", timeout=60)
+    assert proc.returncode != 0 and proc.stdout == ""
+    lines = [line for line in proc.stderr.splitlines() if "ImproperlyConfigured:" in line]
+    assert len(lines) == 1 and proc.stderr.rstrip().endswith(lines[0])
+    assert "DATABASE_URL is an unresolved Railway reference" in lines[0]
+    assert "${{Postgres.DATABASE_URL}}" in lines[0] and "redeploy" in lines[0]
+    assert not (tmp_path / "backups").exists()  # no SQLite backup in the PostgreSQL folder
+
+
+def test_example_settings__unresolved_database_url__python_m_diagnose_says_critical(tmp_path):
+    env = _env(
+        tmp_path,
+        DATABASE_URL="${{Postgres.DATABASE_URL}}",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "railops_django", "diagnose", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=EXAMPLE,
+        timeout=120,
+    )
+    report = json.loads(proc.stdout)
+    top = report["findings"][:3]
+    assert all(f["severity"] == "critical" for f in top[:2]) and proc.returncode == 2
+    assert {"diagnose.env.unresolved_reference", "diagnose.env.settings_import"} <= {
+        f["id"] for f in top
+    }
+
+
+def test_example_settings__quickstart_without_database_url__sqlite_still_works(tmp_path):
+    proc = _manage(_env(tmp_path), "check", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    proc = _manage(
+        _env(tmp_path),
+        "shell",
+        "--verbosity",
+        "0",
+        "-c",
+        "from django.db import connection; print(connection.vendor, connection.settings_dict['NAME'])",
+        timeout=60,
+    )
+    assert proc.stdout.split() == ["sqlite", str(EXAMPLE / "db.sqlite3")], proc.stderr
