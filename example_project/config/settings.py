@@ -11,6 +11,16 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# django-environ reads a leading "$" as a reference to another variable, so an unresolved Railway
+# reference (Railway leaves "${{Postgres.DATABASE_URL}}" as is when the service does not exist)
+# would silently become the default below: SQLite, or the public example SECRET_KEY. Refuse it.
+for _name in ("DATABASE_URL", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"):
+    if "${{" in os.environ.get(_name, ""):
+        raise ImproperlyConfigured(
+            f"{_name} is an unresolved Railway reference: fix it in Railway > Variables "
+            "(the service name is case-sensitive, e.g. DATABASE_URL=${{Postgres.DATABASE_URL}}) "
+            "and redeploy"
+        )
 
 DEBUG = env.bool("DEBUG", default=False)
 # A local default so the Quickstart runs; Railway sets a real one in Variables.
@@ -70,16 +80,13 @@ TEMPLATES = [
     },
 ]
 
-# Read as is: django-environ takes a leading "$" for a reference to another variable, so an
-# unresolved Railway reference (${{Postgres.DATABASE_URL}}) would silently become SQLite.
 DATABASE_URL = os.environ.get("DATABASE_URL")
-if DATABASE_URL is not None and ("${{" in DATABASE_URL or not DATABASE_URL.strip()):
+if DATABASE_URL is not None and not DATABASE_URL.strip():
     raise ImproperlyConfigured(
-        "DATABASE_URL is "
-        + ("an unresolved Railway reference" if DATABASE_URL.strip() else "set but empty")
-        + ": in Railway > Variables set DATABASE_URL=${{Postgres.DATABASE_URL}} (the service "
-        "name is case-sensitive) and redeploy; locally, unset it to use SQLite"
+        "DATABASE_URL is set but empty: in Railway > Variables set "
+        "DATABASE_URL=${{Postgres.DATABASE_URL}} and redeploy; locally, unset it to use SQLite"
     )
+# Parsed as is: env.db() would take the leading "$" of a reference for another variable's name.
 DATABASES = {
     "default": env.db_url_config(DATABASE_URL)
     if DATABASE_URL
