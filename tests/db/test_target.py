@@ -174,3 +174,8 @@ def test_mismatch__the_test_database_in_use_is_the_one_database_url_names():
     else:
         url = f"postgres://{settings_dict['HOST'] or 'localhost'}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME'].removeprefix('test_')}"
     assert target.mismatch("default", {"DATABASE_URL": url}) is None
+
+
+def test_place__unknown_engine_and_bad_port__no_crash():
+    odd = place({"ENGINE": "custom.backends.vertica", "HOST": "db", "PORT": "abc", "NAME": "x"})
+    assert odd.vendor == "vertica" and odd.port is None and odd.describe() == "vertica db/x"

@@ -276,6 +276,20 @@ def test_command__watch_below_one_second__exit_3():
     assert code == 3
 
 
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(30, "30 s"), (600, "10 min"), (3 * 3600, "3.0 h"), (5 * 86400, "5.0 days")],
+)
+def test_container__cpu_window_reads_in_the_unit_a_person_would_use(seconds, text):
+    measured = container._cpu_measurement(_cpu(10.0, window_s=seconds))
+    assert f"Average over the {text} since the container started" in measured.detail
+
+
+def test_container__cpu_no_elapsed_time__zero_not_a_division_error():
+    assert container._pct(5.0, 0.0, 1.0) == 0.0 and container._pct(5.0, 10.0, 0.0) == 0.0
+    assert container._pct(50.0, 10.0, 1.0) == 100.0  # a cgroup older than PID 1: capped
+
+
 def test_cache_hit_ratio__cold_cache_is_at_most_a_warning_and_small_samples_are_not_judged():
     from railops_django.db import pg_health
     from railops_django.db.health import Sample
