@@ -113,13 +113,21 @@ def vendor_of(engine: str) -> str:
     return lowered.rsplit(".", 1)[-1]
 
 
+def _resolved(name: str) -> str:
+    """A SQLite file as an absolute path; `:memory:`, `file:` URIs and odd names as they are."""
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return name
+    try:
+        return str(Path(name).expanduser().resolve())
+    except (OSError, ValueError, RuntimeError):
+        return name
+
+
 def place(settings_dict: Mapping[str, Any]) -> Place:
     vendor = vendor_of(str(settings_dict.get("ENGINE") or ""))
     name = str(settings_dict.get("NAME") or "")
     if vendor == "sqlite":
-        if name and name != ":memory:" and not name.startswith("file:"):
-            name = str(Path(name).expanduser().resolve())
-        return Place(vendor, "", None, name)
+        return Place(vendor, "", None, _resolved(name))
     host = str(settings_dict.get("HOST") or "").strip().lower()
     if host in _LOCAL_HOSTS or host.startswith("/"):  # a Unix socket directory is local too
         host = "localhost"
@@ -182,8 +190,8 @@ def same_database(named: Place, configured: Place, test_name: str = "") -> bool:
 def _test_name(settings_dict: Mapping[str, Any]) -> str:
     test = settings_dict.get("TEST") or {}
     raw = str(test.get("NAME") or "") if isinstance(test, Mapping) else ""
-    if raw and vendor_of(str(settings_dict.get("ENGINE") or "")) == "sqlite":
-        return str(Path(raw).expanduser().resolve())
+    if vendor_of(str(settings_dict.get("ENGINE") or "")) == "sqlite":
+        return _resolved(raw)
     return raw
 
 

@@ -179,3 +179,8 @@ def test_mismatch__the_test_database_in_use_is_the_one_database_url_names():
 def test_place__unknown_engine_and_bad_port__no_crash():
     odd = place({"ENGINE": "custom.backends.vertica", "HOST": "db", "PORT": "abc", "NAME": "x"})
     assert odd.vendor == "vertica" and odd.port is None and odd.describe() == "vertica db/x"
+
+
+def test_place__sqlite_name_that_is_no_path__kept_as_is():
+    assert place({"ENGINE": "django.db.backends.sqlite3", "NAME": "a\0b"}).name == "a\0b"
+    assert place({"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}).name == ":memory:"
