@@ -183,7 +183,7 @@ def same_database(named: Place, configured: Place, test_name: str = "") -> bool:
         _railway_pair(named.host, configured.host)
         and bool(named.password)
         and named.user == configured.user
-        and hmac.compare_digest(named.password, configured.password)
+        and hmac.compare_digest(named.password.encode(), configured.password.encode())
     )
 
 

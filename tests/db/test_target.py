@@ -60,6 +60,11 @@ def test_describe__names_vendor_host_port_and_database__never_user_or_password()
         (_pg(), _pg(HOST="roundhouse.proxy.rlwy.net", PORT=41234, PASSWORD="other"), False),
         (_pg(), _pg(HOST="roundhouse.proxy.rlwy.net", PORT=41234, USER="other"), False),
         (_pg(), {"ENGINE": "django.db.backends.sqlite3", "NAME": "railway"}, False),
+        (  # a non-ASCII password is compared too, never a TypeError
+            _pg(PASSWORD="pässwörd"),
+            _pg(HOST="roundhouse.proxy.rlwy.net", PORT=41234, PASSWORD="pässwörd"),
+            True,
+        ),
     ],
 )
 def test_same_database(named, configured, same):
