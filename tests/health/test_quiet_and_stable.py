@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -88,23 +89,25 @@ def test_db_health_watch__no_finding_lines_on_stderr_on_any_pass(low_thresholds)
         env=low_thresholds,
         cwd=EXAMPLE,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 60
-        time.sleep(4)
-        while proc.poll() is None and time.monotonic() < deadline:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                out, err = proc.communicate(timeout=10)
+        while time.monotonic() < deadline and proc.poll() is None:
+            if sum(line.startswith("db_health: ") for line in lines) >= 3:
                 break
-            except subprocess.TimeoutExpired:
-                continue
-        else:
-            out, err = proc.communicate(timeout=10)
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.stderr.read()
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
-    assert out.count("health.container.memory") >= 2 or out.count("Container memory") >= 2, out
+    reader.join(timeout=10)
+    passes = [line for line in lines if line.startswith("db_health: WARNING")]
+    assert len(passes) >= 3, lines  # each pass warned (memory, disk), and the closing report
     assert _finding_lines(err) == [], err
 
 
