@@ -184,3 +184,54 @@ def resources(
         cpu_limit_cores=cpu if cpu else host_cpus,
         memory_limited=limited,
     )
+
+
+@dataclass(frozen=True)
+class CpuTime:
+    """CPU seconds used since ``since`` (epoch seconds), and by what: the cgroup or the host."""
+
+    used_s: float
+    since: float
+    source: str  # "cgroup v2", "cgroup v1" or "host"
+
+
+def _cgroup_cpu_usec(root: Path, proc_self_cgroup: Path) -> tuple[int, str] | None:
+    """CPU time this cgroup used since it was created (v2 cpu.stat, v1 cpuacct.usage)."""
+    directory = root
+    for line in (_read(proc_self_cgroup) or "").splitlines():
+        if line.startswith("0::"):
+            candidate = root / line[3:].lstrip("/")
+            if (candidate / "cpu.stat").exists():
+                directory = candidate
+    usage = _stat_value(_read(directory / "cpu.stat"), "usage_usec")
+    if usage is not None:
+        return usage, "cgroup v2"
+    for v1 in (root / "cpuacct", root / "cpu,cpuacct"):
+        nanoseconds = _int(_read(v1 / "cpuacct.usage"))
+        if nanoseconds is not None:
+            return nanoseconds // 1000, "cgroup v1"
+    return None
+
+
+def container_started_at() -> float:
+    """When this container started: its PID 1 (the host's boot outside a container)."""
+    try:
+        return float(psutil.Process(1).create_time())
+    except (psutil.Error, OSError):
+        return float(psutil.boot_time())
+
+
+def cpu_time(
+    cgroup_root: Path = CGROUP_ROOT,
+    proc_self_cgroup: Path = Path("/proc/self/cgroup"),
+    started_at: float | None = None,
+) -> CpuTime:
+    """CPU used by this container since it started; the host's since boot without a cgroup."""
+    usage = _cgroup_cpu_usec(cgroup_root, proc_self_cgroup)
+    if usage is not None:
+        since = container_started_at() if started_at is None else started_at
+        return CpuTime(usage[0] / 1_000_000, since, usage[1])
+    times = psutil.cpu_times()
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    busy = sum(times) - idle - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+    return CpuTime(max(busy, 0.0), float(psutil.boot_time()), "host")

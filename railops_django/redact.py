@@ -225,3 +225,7 @@ class RedactingFilter(logging.Filter):
 logger = logging.getLogger("railops")
 if not any(isinstance(f, RedactingFilter) for f in logger.filters):
     logger.addFilter(RedactingFilter())
+# Silent unless the project configures logging: without a handler, Python's last-resort handler
+# would print every warning record bare on stderr, where Railway shows it as an error.
+if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+    logger.addHandler(logging.NullHandler())

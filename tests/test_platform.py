@@ -121,3 +121,37 @@ def test_no_cgroup__psutil_host_figures(tmp_path):
     res = platform.resources(tmp_path / "missing", tmp_path / "none")
     assert res.source == "host" and not res.memory_limited
     assert 0 < res.memory_pct <= 100
+
+
+def test_cpu_time__cgroup_v2__own_nested_group_since_the_container_started(tmp_path):
+    root = _tree(
+        tmp_path / "cg",
+        {
+            "cgroup.controllers": "cpu memory",
+            "cpu.stat": "usage_usec 999000000",
+            "app.slice/cpu.stat": "usage_usec 12500000\nuser_usec 10000000\nnr_throttled 3",
+        },
+    )
+    proc = _tree(tmp_path, {"self-cgroup": "0::/app.slice"}) / "self-cgroup"
+    used = platform.cpu_time(root, proc, started_at=1_700_000_000.0)
+    assert used == platform.CpuTime(12.5, 1_700_000_000.0, "cgroup v2")
+
+
+def test_cpu_time__cgroup_v1__cpuacct_nanoseconds(tmp_path):
+    root = _tree(tmp_path, {"cpu,cpuacct/cpuacct.usage": "3000000000"})
+    used = platform.cpu_time(root, tmp_path / "none", started_at=5.0)
+    assert used.used_s == 3.0 and used.source == "cgroup v1"
+
+
+def test_cpu_time__unreadable_cgroup__the_host_since_boot(tmp_path):
+    _tree(tmp_path, {"cpu.stat": "usage_usec not-a-number"})
+    used = platform.cpu_time(tmp_path, tmp_path / "none")
+    assert used.source == "host" and used.since == psutil.boot_time()
+    assert 0 < used.used_s <= sum(psutil.cpu_times())
+
+
+def test_container_started_at__pid_1__never_in_the_future():
+    import time
+
+    started = platform.container_started_at()
+    assert psutil.boot_time() - 1 <= started <= time.time()

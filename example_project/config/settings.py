@@ -1,14 +1,26 @@
 """Settings for example_project, the way a Railway project writes them: everything from the
 environment through django-environ, with defaults that run locally on SQLite and no server."""
 
+import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# django-environ reads a leading "$" as a reference to another variable, so an unresolved Railway
+# reference (Railway leaves "${{Postgres.DATABASE_URL}}" as is when the service does not exist)
+# would silently become the default below: SQLite, or the public example SECRET_KEY. Refuse it.
+for _name in ("DATABASE_URL", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"):
+    if "${{" in os.environ.get(_name, ""):
+        raise ImproperlyConfigured(
+            f"{_name} is an unresolved Railway reference: fix it in Railway > Variables "
+            "(the service name is case-sensitive, e.g. DATABASE_URL=${{Postgres.DATABASE_URL}}) "
+            "and redeploy"
+        )
 
 DEBUG = env.bool("DEBUG", default=False)
 # A local default so the Quickstart runs; Railway sets a real one in Variables.
@@ -68,8 +80,17 @@ TEMPLATES = [
     },
 ]
 
+DATABASE_URL = os.environ.get("DATABASE_URL")
+if DATABASE_URL is not None and not DATABASE_URL.strip():
+    raise ImproperlyConfigured(
+        "DATABASE_URL is set but empty: in Railway > Variables set "
+        "DATABASE_URL=${{Postgres.DATABASE_URL}} and redeploy; locally, unset it to use SQLite"
+    )
+# Parsed as is: env.db() would take the leading "$" of a reference for another variable's name.
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": env.db_url_config(DATABASE_URL)
+    if DATABASE_URL
+    else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")},
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -113,14 +134,15 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 RAILOPS = {"HEALTHCHECK_PATH": "/railops/health/"}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        "railops": {"handlers": ["console"], "level": env("RAILOPS_LOG_LEVEL", default="WARNING")}
-    },
-}
+# The railops logger is for operators: findings already reach the user through each command's
+# report, so its records go to stderr only when asked for (RAILOPS_LOG_LEVEL=INFO, DEBUG...).
+if env("RAILOPS_LOG_LEVEL", default=""):
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"console": {"class": "logging.StreamHandler"}},
+        "loggers": {"railops": {"handlers": ["console"], "level": env("RAILOPS_LOG_LEVEL")}},
+    }
 
 # HSTS preload is a commitment a demo project should not make on its users' behalf.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]

@@ -61,6 +61,7 @@ def probes() -> list[Probe]:
     return [
         Probe("environment", "environment", lambda ctx: environment_findings()),
         Probe("environment", "pooler", lambda ctx: _pooler()),
+        Probe("environment", "database_target", lambda ctx: environment.database_target(ctx.alias)),
         _static(settings_probes.debug),
         _static(settings_probes.secret_key),
         _static(settings_probes.allowed_hosts),

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from .. import platform
+from ..db import target
 from ..report import Finding, Severity
 
 REQUIRED = ("SECRET_KEY", "DATABASE_URL")
@@ -120,6 +121,36 @@ def railway_networking(environ: Mapping[str, str] | None = None) -> list[Finding
             )
         )
     return findings
+
+
+def database_target(
+    alias: str = "default", environ: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """DATABASE_URL is set but ``DATABASES[alias]`` is another database (this one reads settings).
+
+    An unresolved ``${{...}}`` is left to ``unresolved_references``, which already says so.
+    """
+    found = target.mismatch(alias, environ)
+    if found is None or found.unresolved:
+        return []
+    return [
+        Finding(
+            id="diagnose.env.database_mismatch",
+            severity=Severity.CRITICAL,
+            title=f"The settings ignore {found.variable}: the app uses another database",
+            detail=f"{found.problem}. Every query, migration and backup goes to the database "
+            "in DATABASES, not the one the environment names.",
+            fix=found.fix[0].upper() + found.fix[1:] + ". Data-changing railops commands refuse "
+            f"to run on Railway until then (override for one run: {target.OVERRIDE}=1).",
+            rank=2,
+            data={
+                "variable": found.variable,
+                "alias": alias,
+                "named": found.named.describe() if found.named else None,
+                "configured": found.configured.describe(),
+            },
+        )
+    ]
 
 
 def pooler(

@@ -1,6 +1,8 @@
 """This container: CPU, memory against the cgroup limit (not the host's), disk of the volumes.
 
-psutil alone reports the host's memory; ``platform.resources()`` reads the cgroup limit.
+psutil alone reports the host's memory; ``platform.resources()`` reads the cgroup limit. CPU is
+judged on the container's average since it started (``platform.cpu_time()``), so runs in a row
+agree; the short sample beside it is shown, never judged.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -18,52 +21,101 @@ from ..db.health import Measurement
 from ..report import Severity
 
 CPU_SAMPLE_S = 0.25
+# Averaged over less than this, CPU is start-up work (imports, migrate, collectstatic in a
+# pre-deploy container), not load: such a figure is at most info.
+SUSTAINED_WINDOW_S = 300.0
 
 
-def _cgroup_cpu_usec(root: Path, proc_self_cgroup: Path) -> int | None:
-    """CPU time used by this container so far (cgroup v2 cpu.stat, or v1 cpuacct), or None."""
-    directory = root
-    try:
-        for line in proc_self_cgroup.read_text().splitlines():
-            if line.startswith("0::"):
-                candidate = root / line[3:].lstrip("/")
-                if (candidate / "cpu.stat").exists():
-                    directory = candidate
-    except OSError:
-        pass
-    try:
-        text = (directory / "cpu.stat").read_text()
-    except OSError:
-        for v1 in (root / "cpuacct", root / "cpu,cpuacct"):
-            try:
-                return int((v1 / "cpuacct.usage").read_text().strip()) // 1000
-            except (OSError, ValueError):
-                continue
-        return None
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if key == "usage_usec":
-            return int(value)
-    return None
+@dataclass(frozen=True)
+class CpuUsage:
+    """The average since the container started (what is judged) and a short sample (shown)."""
+
+    average_pct: float
+    window_s: float
+    source: str
+    cores: float
+    sample_pct: float | None = None
+    sample_s: float = CPU_SAMPLE_S
+
+    @property
+    def sustained(self) -> bool:
+        return self.window_s >= SUSTAINED_WINDOW_S
 
 
-def cpu_pct(
+def _pct(used_s: float, elapsed_s: float, cores: float) -> float:
+    if elapsed_s <= 0 or cores <= 0:
+        return 0.0
+    return round(min(max(100.0 * used_s / elapsed_s / cores, 0.0), 100.0), 1)
+
+
+def cpu_usage(
     cores: float,
     cgroup_root: Path = platform.CGROUP_ROOT,
     proc_self_cgroup: Path = Path("/proc/self/cgroup"),
     sample_s: float = CPU_SAMPLE_S,
-) -> tuple[float, str]:
-    """CPU used over ``sample_s`` as a % of the container's quota, and where it came from."""
-    first = _cgroup_cpu_usec(cgroup_root, proc_self_cgroup)
-    if first is not None:
+    started_at: float | None = None,
+) -> CpuUsage:
+    """CPU as a % of the container's quota: since it started, and over ``sample_s`` now."""
+    first = platform.cpu_time(cgroup_root, proc_self_cgroup, started_at)
+    if first.source == "host":  # the host's CPU time is summed over all its CPUs
+        cores = float(psutil.cpu_count() or 1)
+    window = time.time() - first.since
+    sample: float | None = None
+    if sample_s > 0:
         started = time.monotonic()
         time.sleep(sample_s)
-        second = _cgroup_cpu_usec(cgroup_root, proc_self_cgroup)
-        elapsed = time.monotonic() - started
-        if second is not None and elapsed > 0 and cores > 0:
-            used = (second - first) / 1_000_000 / elapsed
-            return round(min(100.0 * used / cores, 100.0), 1), "cgroup"
-    return float(psutil.cpu_percent(interval=sample_s)), "host"
+        second = platform.cpu_time(cgroup_root, proc_self_cgroup, first.since)
+        sample = _pct(second.used_s - first.used_s, time.monotonic() - started, cores)
+    return CpuUsage(
+        _pct(first.used_s, window, cores), max(window, 0.0), first.source, cores, sample, sample_s
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _cpu_measurement(cpu: CpuUsage) -> Measurement:
+    since = "the host booted" if cpu.source == "host" else "the container started"
+    detail = (
+        f"Average over the {_duration(cpu.window_s)} since {since}, of {cpu.cores:g} core(s) "
+        f"({cpu.source})"
+        + (
+            f"; {cpu.sample_pct:g} % over the last {cpu.sample_s:g} s."
+            if cpu.sample_pct is not None
+            else "."
+        )
+        + (
+            " A momentary reading is never judged; a sustained average is at most a warning."
+            if cpu.sustained
+            else f" Under {SUSTAINED_WINDOW_S / 60:g} min that is start-up work, not load: "
+            "at most info."
+        )
+    )
+    return Measurement(
+        "container.cpu",
+        "Container CPU",
+        cpu.average_pct,
+        "%",
+        "cpu_pct",
+        detail=detail,
+        max_severity=Severity.WARNING if cpu.sustained else Severity.INFO,
+        fix="Sustained high CPU: profile the busiest endpoints, add replicas or raise the "
+        "service's vCPU limit (Railway: service > Settings > Resources).",
+        rank=50,
+        data={
+            "source": cpu.source,
+            "cores": cpu.cores,
+            "window_s": round(cpu.window_s, 1),
+            "sample_pct": cpu.sample_pct,
+        },
+    )
 
 
 def _existing(path: Path) -> Path:
@@ -86,26 +138,11 @@ def disk_paths(db_paths: Iterable[str]) -> list[tuple[str, Path]]:
 def measure(
     db_paths: Iterable[str] = (),
     resources: platform.Resources | None = None,
-    cpu: tuple[float, str] | None = None,
+    cpu: CpuUsage | None = None,
 ) -> list[Measurement]:
     res = resources if resources is not None else platform.resources()
-    cpu_value, cpu_source = cpu if cpu is not None else cpu_pct(res.cpu_limit_cores)
     out = [
-        Measurement(
-            "container.cpu",
-            "Container CPU",
-            cpu_value,
-            "%",
-            "cpu_pct",
-            detail=f"Over {CPU_SAMPLE_S:g} s, of {res.cpu_limit_cores:g} core(s) ({cpu_source}). "
-            "One short sample proves no sustained saturation, so it is at most a warning; "
-            "--watch shows whether it lasts.",
-            max_severity=Severity.WARNING,
-            fix="Sustained high CPU: profile the busiest endpoints, add replicas or raise the "
-            "service's vCPU limit (Railway: service > Settings > Resources).",
-            rank=50,
-            data={"source": cpu_source, "cores": res.cpu_limit_cores},
-        ),
+        _cpu_measurement(cpu if cpu is not None else cpu_usage(res.cpu_limit_cores)),
         Measurement(
             "container.memory",
             "Container memory",

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from .. import redact, render
+from ..db import target
 from ..report import CannotRun, ExitCode, Report
 
 
@@ -34,6 +35,7 @@ class RailopsParser(CommandParser):
 class RailopsCommand(BaseCommand):
     formats: tuple[str, ...] = render.FORMATS
     uses_database = True
+    changes_data: bool | tuple[str, ...] = False  # True, or the actions (options["action"]) that do
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -68,6 +70,9 @@ class RailopsCommand(BaseCommand):
                 raise CannotRun(
                     f"unknown database alias {options['database']!r}: use one of {aliases}"
                 )
+            acts = self.changes_data
+            if acts is True or (isinstance(acts, tuple) and options.get("action") in acts):
+                target.refuse_on_mismatch(options["database"])  # not the database meant: exit 3
             report = self.run(**options)
         except CannotRun as exc:
             self.fail(str(exc))

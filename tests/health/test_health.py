@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from django.test import override_settings
 
@@ -18,6 +21,8 @@ from railops_django.report import Severity
 from tests.utils import run_command
 
 from .conftest import db_alias, finding
+
+SUSTAINED = container.SUSTAINED_WINDOW_S
 
 
 def test_grade__higher_is_worse_and_lower_is_worse():
@@ -142,7 +147,7 @@ def test_container__memory_against_the_cgroup_limit_not_the_host(tmp_path, setti
     settings.RAILOPS = {"BACKUP_DIR": str(tmp_path / "backups")}
     root = _cgroup_v2(tmp_path, limit=512 * 1_048_576, usage=480 * 1_048_576)
     res = platform.resources(cgroup_root=root, proc_self_cgroup=tmp_path / "none")
-    measured = {m.id: m for m in container.measure([], resources=res, cpu=(10.0, "cgroup"))}
+    measured = {m.id: m for m in container.measure([], resources=res, cpu=_cpu(10.0))}
     memory, _ = evaluate(measured["container.memory"])
     assert memory.severity is Severity.CRITICAL and memory.data["value"] == 93.8
     assert "512 MiB" in memory.detail and "container's limit" in memory.detail
@@ -150,25 +155,85 @@ def test_container__memory_against_the_cgroup_limit_not_the_host(tmp_path, setti
     assert disk.data["threshold"] == [80, 90] and str(tmp_path) in disk.data["path"]
 
 
-def test_container__cpu_from_cgroup_usage_delta(tmp_path):
+def _cpu(average: float, window_s: float = 3600.0, sample: float | None = None):
+    return container.CpuUsage(average, window_s, "cgroup v2", 1.0, sample)
+
+
+def test_container__cpu_average_since_the_container_started(tmp_path):
+    root = _cgroup_v2(tmp_path, limit=1 << 30, usage=1 << 20)
+    # 1 core for 1000 s; the cgroup used 450 s of CPU: 45 %, whatever the moment looks like
+    (root / "cpu.stat").write_text("usage_usec 450000000\nnr_throttled 0\n")
+    cpu = container.cpu_usage(
+        1.0,
+        cgroup_root=root,
+        proc_self_cgroup=tmp_path / "x",
+        sample_s=0,
+        started_at=time.time() - 1000,
+    )
+    assert cpu.source == "cgroup v2" and 44.9 <= cpu.average_pct <= 45.1 and cpu.sustained
+    assert cpu.sample_pct is None and 999 <= cpu.window_s <= 1002
+
+
+def test_container__cpu_sample_from_cgroup_usage_delta_is_shown(tmp_path):
     root = _cgroup_v2(tmp_path, limit=1 << 30, usage=1 << 20)
     stat = tmp_path / "cpu.stat"
 
     def advance():  # the cgroup used 0.2 s of CPU during the sample
-        import time
-
         time.sleep(0.05)
         stat.write_text("usage_usec 201000\n")
 
-    import threading
-
     t = threading.Thread(target=advance)
     t.start()
-    pct, source = container.cpu_pct(
-        1.0, cgroup_root=root, proc_self_cgroup=tmp_path / "x", sample_s=0.25
+    cpu = container.cpu_usage(
+        1.0,
+        cgroup_root=root,
+        proc_self_cgroup=tmp_path / "x",
+        sample_s=0.25,
+        started_at=time.time() - 1000,
     )
     t.join()
-    assert source == "cgroup" and 60 <= pct <= 85
+    assert cpu.sample_pct is not None and 60 <= cpu.sample_pct <= 85
+    measured = container._cpu_measurement(cpu)
+    assert f"{cpu.sample_pct:g} % over the last 0.25 s" in measured.detail
+    finding, _ = evaluate(measured)
+    assert finding.severity is Severity.OK and finding.data["value"] == cpu.average_pct < 1
+
+
+def test_container__cpu_v1_cpuacct_usage_in_nanoseconds(tmp_path):
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "cpuacct").mkdir()
+    (tmp_path / "cpuacct" / "cpuacct.usage").write_text("500000000000\n")  # 500 s
+    cpu = container.cpu_usage(
+        2.0,
+        cgroup_root=tmp_path,
+        proc_self_cgroup=tmp_path / "x",
+        sample_s=0,
+        started_at=time.time() - 1000,
+    )
+    assert cpu.source == "cgroup v1" and 24.9 <= cpu.average_pct <= 25.1
+
+
+def test_container__no_cgroup__host_cpu_since_boot(tmp_path):
+    cpu = container.cpu_usage(
+        1.0, cgroup_root=tmp_path / "none", proc_self_cgroup=tmp_path / "x", sample_s=0
+    )
+    assert cpu.source == "host" and cpu.cores == float(psutil.cpu_count())
+    assert 0 <= cpu.average_pct <= 100 and cpu.window_s > 0
+
+
+@pytest.mark.parametrize(
+    ("cpu", "expected"),
+    [
+        (_cpu(30.0, sample=100.0), Severity.OK),  # a spike now, an idle average: nothing
+        (_cpu(100.0, sample=100.0), Severity.WARNING),  # saturated for an hour: at most a warning
+        (_cpu(99.0, window_s=60.0), Severity.INFO),  # a 1-minute-old container: start-up work
+        (_cpu(85.0, window_s=SUSTAINED - 1), Severity.INFO),
+        (_cpu(85.0, window_s=SUSTAINED), Severity.WARNING),
+    ],
+)
+def test_container__cpu_severity__judged_on_the_sustained_average_only(cpu, expected):
+    finding, _ = evaluate(container._cpu_measurement(cpu))
+    assert finding.severity is expected and finding.data["threshold"] == [80, 95]
 
 
 @pytest.mark.django_db
@@ -211,12 +276,18 @@ def test_command__watch_below_one_second__exit_3():
     assert code == 3
 
 
-def test_container__cpu_saturated_sample__at_most_a_warning(tmp_path):
-    root = _cgroup_v2(tmp_path, limit=1 << 30, usage=1 << 20)
-    res = platform.resources(cgroup_root=root, proc_self_cgroup=tmp_path / "none")
-    measured = {m.id: m for m in container.measure([], resources=res, cpu=(100.0, "cgroup"))}
-    cpu, _ = evaluate(measured["container.cpu"])
-    assert cpu.severity is Severity.WARNING and cpu.data["threshold"] == [80, 95]
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(30, "30 s"), (600, "10 min"), (3 * 3600, "3.0 h"), (5 * 86400, "5.0 days")],
+)
+def test_container__cpu_window_reads_in_the_unit_a_person_would_use(seconds, text):
+    measured = container._cpu_measurement(_cpu(10.0, window_s=seconds))
+    assert f"Average over the {text} since the container started" in measured.detail
+
+
+def test_container__cpu_no_elapsed_time__zero_not_a_division_error():
+    assert container._pct(5.0, 0.0, 1.0) == 0.0 and container._pct(5.0, 10.0, 0.0) == 0.0
+    assert container._pct(50.0, 10.0, 1.0) == 100.0  # a cgroup older than PID 1: capped
 
 
 def test_cache_hit_ratio__cold_cache_is_at_most_a_warning_and_small_samples_are_not_judged():

@@ -16,6 +16,7 @@ ACTIONS = ("create", "list", "report", "verify", "restore", "cleanup", "daemon")
 
 class Command(RailopsCommand):
     help = "Create, list, report on, verify, restore and clean up verified 3-2-1 backups."
+    changes_data = ("create", "restore", "cleanup", "daemon")
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", nargs="?", choices=ACTIONS, default="create")

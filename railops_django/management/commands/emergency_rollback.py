@@ -18,6 +18,7 @@ class Command(RailopsCommand):
         "emergency backup, then roll the schema back to the last good release (or --backup NAME); "
         "guide: the manual recovery commands for this project."
     )
+    changes_data = ("backup", "recover")
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=ACTIONS)

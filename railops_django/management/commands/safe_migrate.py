@@ -16,6 +16,7 @@ class Command(RailopsCommand):
         "Apply pending migrations safely: replica lock, lint, pre-flight, backup, rollback "
         "plan, lock_timeout with retries, automatic rollback on failure."
     )
+    changes_data = True
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("app_label", nargs="?", help="Only this app (and its dependencies).")
