@@ -386,3 +386,43 @@ def test_python_m_diagnose__settings_traceback__one_valid_json_source_line_kept(
         assert "raise RuntimeError(f\"cannot reach {os.environ['APP_DATABASE_URL']}\")" in details
     for out in (proc.stdout, proc.stderr):
         assert canary not in out and quote(canary, safe="") not in out
+
+
+_WAGTAIL_SETTINGS = """
+import os
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECRET_KEY = "wagtail-site-secret-key-0123456789abcdef0123456789"
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = [
+    "django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions",
+    "django.contrib.messages", "taggit", "modelcluster", "wagtail", "railops_django",
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
+                         "NAME": os.path.join(HERE, "db.sqlite3")}}
+USE_TZ = True
+STATIC_URL = "/static/"
+ROOT_URLCONF = "wagurls"
+RAILOPS = {"BACKUP_DIR": os.path.join(HERE, "backups")}
+"""
+
+
+def test_safe_migrate_dry_run_json__fresh_wagtail_site__parses_with_apitoken_migration(tmp_path):
+    pytest.importorskip("wagtail")
+    (tmp_path / "wagsite.py").write_text(_WAGTAIL_SETTINGS)
+    (tmp_path / "wagurls.py").write_text("urlpatterns = []\n")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")
+    }
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path)]), DJANGO_SETTINGS_MODULE="wagsite"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "django", "safe_migrate", "--dry-run", "--format", "json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode in (0, 2), proc.stderr[-2000:]
+    data = _strict_json(proc.stdout)
+    reverse_sql = data["rollback_plan"]["reverse_sql"]
+    assert reverse_sql["wagtailcore.0098_apitoken"][0] == "-- Create model APIToken"
+    assert "wagtailcore.0092_alter_collectionviewrestriction_password_and_more" in reverse_sql
+    assert redact.MASK not in proc.stdout  # nothing secret here, so nothing was masked
