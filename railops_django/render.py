@@ -244,7 +244,8 @@ def openmetrics(report: Report) -> str:
         lines.append(f"# HELP {name} {_om_label(unit)}".rstrip())
         for row in rows:
             labels = ",".join(f'{k}="{_om_label(v)}"' for k, v in sorted(row["labels"].items()))
-            lines.append(f"{name}{{{labels}}} {float(row['value']):g}".replace("{}", ""))
+            braces = f"{{{labels}}}" if labels else ""
+            lines.append(f"{name}{braces} {float(row['value']):g}")
         if any(r.get("warning") is not None for r in rows):
             lines.append(f"# TYPE {name}_threshold gauge")
             for row in rows:

@@ -426,3 +426,14 @@ def test_safe_migrate_dry_run_json__fresh_wagtail_site__parses_with_apitoken_mig
     assert reverse_sql["wagtailcore.0098_apitoken"][0] == "-- Create model APIToken"
     assert "wagtailcore.0092_alter_collectionviewrestriction_password_and_more" in reverse_sql
     assert redact.MASK not in proc.stdout  # nothing secret here, so nothing was masked
+
+
+def test_openmetrics__braces_inside_a_label_value_kept_and_no_labels_no_braces():
+    report = Report("db_health")
+    report.extras["metrics"] = [
+        {"name": "railops_a", "value": 1, "labels": {"query": "SELECT '{}'::jsonb"}},
+        {"name": "railops_b", "value": 2, "labels": {}},
+    ]
+    lines = render.render(report, "openmetrics").splitlines()
+    assert "railops_a{query=\"SELECT '{}'::jsonb\"} 1" in lines
+    assert "railops_b 2" in lines
