@@ -41,7 +41,14 @@ MASK = "********"
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|PWD|TOKEN|KEY|CREDENTIAL|PRIVATE|DSN", re.I)
 # Names that match SECRET_NAME but hold no secret.
 NOT_SECRET_NAMES = frozenset(
-    {"PWD", "OLDPWD", "KEY_PREFIX", "DEFAULT_AUTO_FIELD", "SECRET_KEY_FALLBACKS_COUNT"}
+    {
+        "PWD",
+        "OLDPWD",
+        "KEY_PREFIX",
+        "KEY_FUNCTION",
+        "DEFAULT_AUTO_FIELD",
+        "SECRET_KEY_FALLBACKS_COUNT",
+    }
 )
 # Values that a secret-named variable may hold but that are flags, not secrets: masking them
 # would blank every "True" in the output.
@@ -117,12 +124,34 @@ def _settings_secrets() -> Iterable[str]:
         if isinstance(webhook, str):
             yield from _webhook_secret_parts(webhook)
     for name in dir(settings):
-        if name.isupper() and is_secret_name(name):
-            with warnings.catch_warnings():  # reading a deprecated setting is not using it
-                warnings.simplefilter("ignore")
-                value = getattr(settings, name, None)
-            if isinstance(value, str):
+        if not name.isupper():
+            continue
+        with warnings.catch_warnings():  # reading a deprecated setting is not using it
+            warnings.simplefilter("ignore")
+            value = getattr(settings, name, None)
+        if isinstance(value, str):
+            if is_secret_name(name):
                 yield value
+            elif "://" in value:
+                yield from filter(None, [_url_password(value)])
+        elif isinstance(value, Mapping | list | tuple):
+            yield from _nested_secrets(value)
+
+
+def _nested_secrets(value: Any, depth: int = 0) -> Iterator[str]:
+    """Inside a dict or list setting (STORAGES, CACHES, CELERY...): strings under secret-looking
+    keys (``OPTIONS["secret_key"]``) and URL passwords (``LOCATION: redis://:pw@host``)."""
+    if depth > 5:
+        return
+    items = value.items() if isinstance(value, Mapping) else enumerate(value)
+    for key, item in list(items)[:200]:
+        if isinstance(item, str):
+            if isinstance(key, str) and is_secret_name(key):
+                yield item
+            elif "://" in item:
+                yield from filter(None, [_url_password(item)])
+        elif isinstance(item, Mapping | list | tuple):
+            yield from _nested_secrets(item, depth + 1)
 
 
 def _webhook_secret_parts(url: str) -> Iterable[str]:

@@ -310,6 +310,30 @@ def test_settings_secrets__secret_key_and_db_password_are_known(settings):
     assert "Canary" not in masked
 
 
+def test_settings_secrets__nested_in_dict_settings_and_url_passwords_are_known(settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "offsite": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"bucket_name": "my-bucket", "secret_key": "Nested-S3-Secret-1"},
+        },
+    }
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://:Cache-Pw-2222@redis.railway.internal:6379",
+            "KEY_FUNCTION": "myapp.cache.make_key",
+        }
+    }
+    settings.CELERY_BROKER_URL = "amqp://app:Broker-Pw-3333@rabbit:5672/vhost"
+    masked = redact.mask_value(
+        {"s": "Nested-S3-Secret-1 / Cache-Pw-2222 / Broker-Pw-3333", "b": "my-bucket"}
+    )
+    assert masked["s"] == f"{redact.MASK} / {redact.MASK} / {redact.MASK}"
+    assert masked["b"] == "my-bucket"
+    assert redact.mask_value("myapp.cache.make_key") == "myapp.cache.make_key"
+
+
 def test_logging_filter__masks_message_args_and_traceback(monkeypatch, caplog):
     monkeypatch.setenv("APP_SECRET", "Log-Record-Canary")
     caplog.set_level(logging.DEBUG, logger="railops")
