@@ -32,31 +32,31 @@ _RESET = "\x1b[0m"
 _WIDTH = 8  # "CRITICAL"
 
 
-def masked(report: Report) -> Report:
+def masked_report(report: Report) -> Report:
     """A copy of ``report`` whose every string (ids, titles, details, fixes, finding data,
     extras, keys included) is masked, and whose data holds only JSON types."""
     secrets = redact.known_secrets()  # gathered once for the whole report
 
-    def text_of(value: Any) -> Any:
+    def mask(value: Any) -> Any:
         return redact.mask_value(value, secrets)
 
     findings = [
         Finding(
-            id=text_of(f.id),
+            id=mask(f.id),
             severity=f.severity,
-            title=text_of(f.title),
-            detail=text_of(f.detail),
-            fix=text_of(f.fix),
+            title=mask(f.title),
+            detail=mask(f.detail),
+            fix=mask(f.fix),
             rank=f.rank,
-            data=text_of(f.data),
+            data=mask(f.data),
         )
         for f in report.findings
     ]
     return Report(
-        command=text_of(report.command),
+        command=mask(report.command),
         kind=report.kind,
         findings=findings,
-        extras=text_of(report.extras),
+        extras=mask(report.extras),
         started=report.started,
         finished=report.finished,
     )
@@ -157,7 +157,7 @@ def _finding_lines(finding: Finding, color: bool, number: int | None = None) -> 
 
 
 def text(report: Report, color: bool = False) -> str:
-    report = masked(report.finish())
+    report = masked_report(report.finish())
     counts = {s: 0 for s in Severity}
     for f in report.findings:
         counts[f.severity] += 1
@@ -182,12 +182,12 @@ def text(report: Report, color: bool = False) -> str:
 
 
 def as_json(report: Report) -> str:
-    payload = _finite(masked(report.finish()).as_dict())
+    payload = _finite(masked_report(report.finish()).as_dict())
     return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def markdown(report: Report) -> str:
-    report = masked(report.finish())
+    report = masked_report(report.finish())
     lines = [
         f"# {report.command}: {report.status.label}",
         "",
@@ -217,7 +217,7 @@ def openmetrics(report: Report) -> str:
     Each metric row is ``{"name", "value", "labels", "warning", "critical", "severity"}``; rows
     with a non-numeric value are skipped. Thresholds are exported as ``<name>_threshold``.
     """
-    report = masked(report.finish())
+    report = masked_report(report.finish())
     command = report.command
     lines = [
         "# TYPE railops_status gauge",
