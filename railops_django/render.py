@@ -1,8 +1,15 @@
-"""The only place that turns a Report into text, JSON or Markdown. Everything passes redact."""
+"""The only place that turns a Report into text, JSON, Markdown or OpenMetrics.
+
+Every renderer first masks the report's data (findings and extras) with ``redact`` and then
+formats only that masked copy: masking is done on values, never on the rendered text, so JSON
+comes straight from ``json.dumps`` and is always valid, and text shows keys and names as they
+are.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -25,6 +32,51 @@ _RESET = "\x1b[0m"
 _WIDTH = 8  # "CRITICAL"
 
 
+def masked_report(report: Report) -> Report:
+    """A copy of ``report`` whose every string (ids, titles, details, fixes, finding data,
+    extras, keys included) is masked, and whose data holds only JSON types."""
+    secrets = redact.known_secrets()  # gathered once for the whole report
+
+    def mask(value: Any) -> Any:
+        return redact.mask_value(value, secrets)
+
+    findings = [
+        Finding(
+            id=mask(f.id),
+            severity=f.severity,
+            title=mask(f.title),
+            detail=mask(f.detail),
+            fix=mask(f.fix),
+            rank=f.rank,
+            data=mask(f.data),
+        )
+        for f in report.findings
+    ]
+    return Report(
+        command=mask(report.command),
+        kind=report.kind,
+        findings=findings,
+        extras=mask(report.extras),
+        started=report.started,
+        finished=report.finished,
+    )
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such a number is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {_finite_key(key): _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _finite_key(key: Any) -> Any:
+    return str(key) if isinstance(key, float) and not math.isfinite(key) else key
+
+
 def _badge(severity: Severity, color: bool) -> str:
     text = severity.label.upper().ljust(_WIDTH)
     return f"{_COLOURS[severity]}{text}{_RESET}" if color else text
@@ -39,8 +91,8 @@ def _scalar(value: Any) -> str:
         return f"{value:g}"
     if value is None:
         return "-"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, dict | list):  # already masked, made of JSON types only
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
@@ -105,6 +157,7 @@ def _finding_lines(finding: Finding, color: bool, number: int | None = None) -> 
 
 
 def text(report: Report, color: bool = False) -> str:
+    report = masked_report(report.finish())
     counts = {s: 0 for s in Severity}
     for f in report.findings:
         counts[f.severity] += 1
@@ -125,17 +178,16 @@ def text(report: Report, color: bool = False) -> str:
         extra = _extra_lines(name, value)
         if extra:
             lines += ["", *extra]
-    return redact.mask_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def as_json(report: Report) -> str:
-    secrets = redact.known_secrets()  # gathered once for both passes
-    payload = redact.mask_value(report.finish().as_dict(), secrets)
-    text = json.dumps(payload, indent=2, ensure_ascii=False, default=str)
-    return redact.mask_text(text, secrets) + "\n"
+    payload = _finite(masked_report(report.finish()).as_dict())
+    return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def markdown(report: Report) -> str:
+    report = masked_report(report.finish())
     lines = [
         f"# {report.command}: {report.status.label}",
         "",
@@ -152,7 +204,7 @@ def markdown(report: Report) -> str:
     for f in report.sorted_findings():
         if f.detail:
             lines += ["", f"## {f.id}", "", f.detail]
-    return redact.mask_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def _om_label(value: Any) -> str:
@@ -165,6 +217,7 @@ def openmetrics(report: Report) -> str:
     Each metric row is ``{"name", "value", "labels", "warning", "critical", "severity"}``; rows
     with a non-numeric value are skipped. Thresholds are exported as ``<name>_threshold``.
     """
+    report = masked_report(report.finish())
     command = report.command
     lines = [
         "# TYPE railops_status gauge",
@@ -191,7 +244,8 @@ def openmetrics(report: Report) -> str:
         lines.append(f"# HELP {name} {_om_label(unit)}".rstrip())
         for row in rows:
             labels = ",".join(f'{k}="{_om_label(v)}"' for k, v in sorted(row["labels"].items()))
-            lines.append(f"{name}{{{labels}}} {float(row['value']):g}".replace("{}", ""))
+            braces = f"{{{labels}}}" if labels else ""
+            lines.append(f"{name}{braces} {float(row['value']):g}")
         if any(r.get("warning") is not None for r in rows):
             lines.append(f"# TYPE {name}_threshold gauge")
             for row in rows:
@@ -202,7 +256,7 @@ def openmetrics(report: Report) -> str:
                     labels = ",".join(f'{k}="{_om_label(v)}"' for k, v in sorted(pairs.items()))
                     lines.append(f"{name}_threshold{{{labels}}} {float(row[level]):g}")
     lines.append("# EOF")
-    return redact.mask_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 RENDERERS: dict[str, Callable[[Report], str]] = {"json": as_json, "openmetrics": openmetrics}

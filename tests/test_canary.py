@@ -6,7 +6,10 @@ DEBUG on stderr; stdout, stderr and every file it writes are searched for the ca
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,6 +18,12 @@ from django.db import connections
 
 from railops_django.models import Release
 from tests.utils import ROOT, run_manage
+
+# The commands run against the test database: pytest-django sets one up only for tests that
+# ask for database access, so without this mark a canary run on its own used the project's own
+# database (example_project/db.sqlite3). transaction=True: the subprocesses see committed data,
+# and the flush after each test removes what they wrote.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 CANARY = "Canary-Pw-7f3a9-Ω"
 ENCODED = quote(CANARY, safe="")
@@ -93,3 +102,40 @@ def test_canary__absent_from_stdout_stderr_logs_and_files(command, args, canary_
 def test_canary__the_selftest_really_tried_to_leak(canary_env):
     proc = run_manage("railops_selftest", "--leak", "--settings", "tests.settings", env=canary_env)
     assert "secrets" in proc.stdout and "********" in proc.stdout
+
+
+_BROKEN_SETTINGS = (
+    "import os\n"
+    "from config.settings import *  # noqa: F403\n"
+    'PAYMENT_API_KEY = os.environ["PAYMENT_API_KEY"]\n'
+    "raise RuntimeError(f\"cannot reach {os.environ['DATABASE_URL']} as {SECRET_KEY}\")\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--format", "json"], ["--skip-requests"], ["--skip-requests", "--format", "json"]],
+    ids=" ".join,
+)
+@pytest.mark.parametrize("settings_module", ["tests.settings", "canary_broken_settings"])
+def test_canary__python_m_diagnose__absent_from_output_and_report_file(
+    settings_module, args, canary_env, tmp_path
+):
+    (tmp_path / "canary_broken_settings.py").write_text(_BROKEN_SETTINGS)
+    env = {**canary_env, "PAYMENT_API_KEY": CANARY}
+    env["PYTHONPATH"] = os.pathsep.join([canary_env["PYTHONPATH"], str(tmp_path)])
+    report_file = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "railops_django", "diagnose", "--settings", settings_module,
+         "--output", str(report_file), *args],
+        capture_output=True, text=True, env={**os.environ, **env}, cwd=tmp_path, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1, 2), proc.stderr[-2000:]
+    if "json" in args:
+        json.loads(proc.stdout)
+    json.loads(report_file.read_text())
+    assert not _leaks(proc.stdout) and not _leaks(proc.stderr)
+    for path in Path(tmp_path).rglob("*"):
+        if path.is_file() and path.suffix != ".py":
+            assert not _leaks(path.read_bytes().decode("utf-8", "replace")), f"canary in {path}"

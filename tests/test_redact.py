@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 import logging
+import os
 import subprocess
 import sys
 from urllib.parse import quote
@@ -86,18 +88,193 @@ def test_assignments_with_secret_names__masked(text):
     assert "topsecret99" not in redact.mask_text(text, secrets=[])
 
 
-def test_mapping__secret_keys_vanish_and_nested_urls_masked():
+def test_mapping__names_are_kept_only_secret_values_masked(monkeypatch):
+    monkeypatch.setenv("APP_API_TOKEN", "Known-Tok-9999")
     data = {
-        "PASSWORD": "pw-1234",
-        "HOST": "db",
-        "nested": [{"url": "postgres://a:pw-5678@h/d", "token": "tok-9999"}],
-        "count": 3,
+        "PASSWORD": "not-a-known-secret",
+        "wagtailcore.0098_apitoken": ["ALTER TABLE x"],
+        "authtoken": "0003_tokenproxy",
+        "nested": [{"url": "postgres://a:pw-5678@h/d", "token": "Known-Tok-9999"}],
+        "path/Known-Tok-9999/x": 3,
+        7: None,
     }
     masked = redact.mask_mapping(data)
-    assert masked["PASSWORD"] == redact.MASK
-    assert masked["HOST"] == "db" and masked["count"] == 3
-    assert masked["nested"][0]["token"] == redact.MASK
-    assert "pw-5678" not in masked["nested"][0]["url"]
+    assert masked["PASSWORD"] == "not-a-known-secret"  # a key's name decides nothing
+    assert masked["wagtailcore.0098_apitoken"] == ["ALTER TABLE x"]
+    assert masked["authtoken"] == "0003_tokenproxy"
+    assert masked["nested"] == [{"url": f"postgres://a:{redact.MASK}@h/d", "token": redact.MASK}]
+    assert masked[f"path/{redact.MASK}/x"] == 3 and masked[7] is None
+
+
+def test_mask_value__other_objects_become_masked_strings_of_json_types(monkeypatch, tmp_path):
+    import datetime
+    import decimal
+
+    monkeypatch.setenv("SOME_SECRET", "Obj-Secret-1")
+    data = {
+        "path": tmp_path / "Obj-Secret-1",
+        "when": datetime.date(2026, 1, 2),
+        "amount": decimal.Decimal("1.50"),
+        "items": ("a", {"b"}),
+        "raw": b"Obj-Secret-1",
+        (1, 2): "tuple key",
+    }
+    masked = redact.mask_value(data)
+    assert masked["path"] == str(tmp_path / redact.MASK)
+    assert masked["when"] == "2026-01-02" and masked["amount"] == "1.50"
+    assert masked["items"] == ["a", ["b"]] and masked["raw"] == redact.MASK
+    assert masked["(1, 2)"] == "tuple key"
+    assert json.loads(json.dumps(masked)) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'os.environ["STRIPE_API_KEY"]',
+        'STRIPE_API_KEY = os.environ["STRIPE_API_KEY"]',
+        '"wagtailcore.0098_apitoken": [',
+        r"os.environ[\"STRIPE_API_KEY\"]",
+        "KeyError: 'STRIPE_API_KEY'",
+        "applying wagtailcore.0092_alter_collectionviewrestriction_password_and_more",
+        "settings.SECRET_KEY_FALLBACKS[0]",
+        "https://host:8080/path@x",
+    ],
+)
+def test_free_text__code_and_names_without_values__unchanged(text):
+    assert redact.mask_text(text, secrets=[]) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('password="hunter22" next', f'password="{redact.MASK}" next'),
+        ('{"SECRET_KEY": "abc[1]"}', f'{{"SECRET_KEY": "{redact.MASK}"}}'),
+        ("PGPASSWORD=abc]def", f"PGPASSWORD={redact.MASK}]def"),
+        ('TOKEN=abc"', f'TOKEN={redact.MASK}"'),
+        ("x?token=a\\b", f"x?token={redact.MASK}\\b"),
+    ],
+)
+def test_free_text__shape_masks_the_value_never_a_quote_bracket_or_backslash(text, expected):
+    assert redact.mask_text(text, secrets=[]) == expected
+
+
+_STRUCTURE = "'\"\\[]{}()"
+_FREE_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "token",
+            "password",
+            "key",
+            "secret",
+            "API_KEY",
+            "PGPASSWORD",
+            "=",
+            ":",
+            " ",
+            "'",
+            '"',
+            "\\",
+            "[",
+            "]",
+            "{",
+            "}",
+            "(",
+            ")",
+            ",",
+            "?",
+            "&",
+            ";",
+            "@",
+            "://",
+            "pg",
+            "é",
+            "密码",
+            "x",
+            "0",
+        ]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_FREE_TEXT)
+def test_property__free_text_masking_keeps_every_quote_bracket_and_backslash(text):
+    masked = redact.mask_text(text, secrets=[])
+    assert [c for c in masked if c in _STRUCTURE] == [c for c in text if c in _STRUCTURE]
+
+
+_DATA_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "token",
+            "password",
+            "key",
+            "secret",
+            "=",
+            ":",
+            " ",
+            "'",
+            '"',
+            "\\",
+            "[",
+            "]",
+            "é",
+            "密码",
+            "x",
+            "_",
+            ".",
+            "0098_apitoken",
+            "/",
+            "\n",
+        ]
+    ),
+    max_size=12,
+).map("".join)
+_DATA = st.recursive(
+    _DATA_TEXT | st.integers() | st.booleans() | st.none(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_DATA_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=_DATA)
+def test_property__data_without_secrets_comes_back_exactly(data):
+    assert redact.mask_value(data, secrets=[]) == data
+
+
+def test_traceback__frames_keep_their_code_values_are_masked(monkeypatch):
+    monkeypatch.setenv("APP_DATABASE_URL", "postgres://app:Frame-Canary-1@db/x")
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+
+    def settings_module():
+        return os.environ["STRIPE_API_KEY"]
+
+    try:
+        try:
+            settings_module()
+        except KeyError as exc:
+            raise RuntimeError(f"cannot start with {os.environ['APP_DATABASE_URL']}") from exc
+    except RuntimeError as exc:
+        full = redact.mask_traceback(exc)
+    assert 'return os.environ["STRIPE_API_KEY"]' in full
+    assert "raise RuntimeError(f\"cannot start with {os.environ['APP_DATABASE_URL']}\")" in full
+    assert "KeyError: 'STRIPE_API_KEY'" in full
+    assert "direct cause of the following exception" in full
+    assert f"RuntimeError: cannot start with postgres://app:{redact.MASK}@db/x" in full
+    assert "Frame-Canary-1" not in full
+    assert full.index("KeyError") < full.index("RuntimeError: cannot")
+
+
+def test_traceback__a_secret_literal_in_a_source_line_is_masked_inside_its_quotes():
+    try:
+        raise ValueError(dict(password="Literal-Canary-22"))
+    except ValueError as exc:
+        full = redact.mask_traceback(exc)
+    assert f'raise ValueError(dict(password="{redact.MASK}"))' in full
+    assert f"ValueError: {{'password': '{redact.MASK}'}}" in full
+    assert "Literal-Canary-22" not in full
 
 
 def test_exception_and_traceback__masked(monkeypatch):
@@ -131,6 +308,30 @@ def test_settings_secrets__secret_key_and_db_password_are_known(settings):
     text = "Settings-Secret-Canary-1 Db-Password-Canary-2 services/T0/B0/Hook-Canary"
     masked = redact.mask_text(text)
     assert "Canary" not in masked
+
+
+def test_settings_secrets__nested_in_dict_settings_and_url_passwords_are_known(settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "offsite": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"bucket_name": "my-bucket", "secret_key": "Nested-S3-Secret-1"},
+        },
+    }
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://:Cache-Pw-2222@redis.railway.internal:6379",
+            "KEY_FUNCTION": "myapp.cache.make_key",
+        }
+    }
+    settings.CELERY_BROKER_URL = "amqp://app:Broker-Pw-3333@rabbit:5672/vhost"
+    masked = redact.mask_value(
+        {"s": "Nested-S3-Secret-1 / Cache-Pw-2222 / Broker-Pw-3333", "b": "my-bucket"}
+    )
+    assert masked["s"] == f"{redact.MASK} / {redact.MASK} / {redact.MASK}"
+    assert masked["b"] == "my-bucket"
+    assert redact.mask_value("myapp.cache.make_key") == "myapp.cache.make_key"
 
 
 def test_logging_filter__masks_message_args_and_traceback(monkeypatch, caplog):

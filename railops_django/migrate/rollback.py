@@ -104,6 +104,6 @@ def write(plan: dict[str, Any], alias: str) -> Path:
     """Store the plan as ``BACKUP_DIR/rollback-plans/<alias>-<UTC stamp>.json`` (mode 0600)."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = Path(conf.get("BACKUP_DIR")) / "rollback-plans" / f"{alias}-{stamp}.json"
-    content = json.dumps(redact.mask_value(plan), indent=2, default=str)
-    render.write_private_file(path, redact.mask_text(content) + "\n")
+    content = json.dumps(redact.mask_value(plan), indent=2)  # masked values, then serialised
+    render.write_private_file(path, content + "\n")
     return path
