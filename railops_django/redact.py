@@ -62,7 +62,7 @@ _URL_USERINFO = re.compile(
 )
 _QUERY_SECRET = re.compile(
     r"(?P<head>[?&;](?:[\w.\-]*(?:secret|password|passwd|pwd|token|key|credential|private|dsn"
-    r"|signature|sig)[\w.\-]*)=)(?P<value>[^&;\s#'\"<>\\\[\]]*)",
+    r"|signature|sig)[\w.\-]*)=)(?P<value>[^&;\s#'\"<>\\\[\]{}()]*)",
     re.I,
 )
 _SENSITIVE_NAME = (
@@ -123,6 +123,9 @@ def _settings_secrets() -> Iterable[str]:
         webhook = railops.get("ALERT_WEBHOOK_URL")
         if isinstance(webhook, str):
             yield from _webhook_secret_parts(webhook)
+        for key, value in railops.items():  # HEALTH_TOKEN, and any secret-named key to come
+            if is_secret_name(str(key)) and isinstance(value, str):
+                yield value
     for name in dir(settings):
         if not name.isupper():
             continue

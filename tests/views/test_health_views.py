@@ -183,3 +183,10 @@ def test_views__no_secret_in_any_body(client: Client, settings: Any, monkeypatch
     for body in bodies:
         assert canary not in body
         assert TOKEN not in body
+
+
+def test_known_secrets__railops_health_token_setting__masked(settings: Any) -> None:
+    from railops_django import redact
+
+    assert TOKEN in redact.known_secrets()
+    assert TOKEN not in redact.mask_text(f"Authorization: Bearer {TOKEN}")
