@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from ..report import Finding, Report, Severity
-from . import application, checks, database, environment, resources, static
+from . import application, checks, database, environment, project, resources, static
 from . import settings as settings_probes
 from .environment import environment_findings
 from .runner import Context, Probe, run_probes
@@ -103,7 +103,7 @@ def run(alias: str = "default", urls: Iterable[str] = (), skip_requests: bool = 
     ctx = Context(alias=alias, urls=tuple(urls), skip_requests=skip_requests)
     ctx.facts["wsgi_import"] = application.WsgiImport()  # runs while the other probes do
     findings, timings = run_probes(probes(), ctx)
-    report.extend(findings)
+    report.extend(checks.merge_reexpressed(project.merge_duplicates(findings)))
     if ctx.database_ok is False:
         report.add(
             "diagnose.database.skipped",
