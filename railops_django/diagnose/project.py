@@ -72,12 +72,20 @@ def project_frame(exc: BaseException) -> str:
     if isinstance(template, dict) and template.get("name"):
         return f"{template['name']}:{template.get('line', '?')}"
     frames = traceback.extract_tb(exc.__traceback__)
-    own = [f for f in frames if _is_project_file(f.filename)]
+    script = str(Path(sys.argv[0]).resolve()) if sys.argv and sys.argv[0] else ""
+    own = [
+        f
+        for f in frames
+        if _is_project_file(f.filename) and str(Path(f.filename).resolve()) != script
+    ]
     if own:
         return f"{own[-1].filename}:{own[-1].lineno}"
     named = settings_line(_missing_name(exc))
     if named:
         return named
+    own = [f for f in frames if _is_project_file(f.filename)]  # only manage.py itself
+    if own:
+        return f"{own[-1].filename}:{own[-1].lineno}"
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
 
 
