@@ -184,9 +184,7 @@ def guard_manage_startup(argv: list[str]) -> None:
         return
     previous = sys.excepthook
 
-    def hook(
-        kind: type[BaseException], exc: BaseException, tb: types.TracebackType | None
-    ) -> None:
+    def hook(kind: type[BaseException], exc: BaseException, tb: types.TracebackType | None) -> None:
         if not isinstance(exc, Exception):
             previous(kind, exc, tb)
             return
