@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from ..report import Finding, Report, Severity
-from . import application, checks, database, environment, project, resources, static
+from . import application, checks, database, environment, project, resources, static, templates
 from . import settings as settings_probes
 from .environment import environment_findings
 from .runner import Context, Probe, run_probes
@@ -71,6 +71,7 @@ def probes() -> list[Probe]:
         Probe("static", "static_root", lambda ctx: static.static_root()),
         Probe("static", "whitenoise", lambda ctx: static.whitenoise()),
         Probe("static", "manifest", static.manifest, timeout=5.0),
+        Probe("application", "template_syntax", templates.template_syntax, timeout=5.0),
         Probe("database", "connect", database.connect, timeout=5.0),
         Probe("database", "migrations", database.migrations, timeout=5.0, needs_database=True),
         Probe("database", "schema_drift", database.schema_drift, timeout=5.0, needs_database=True),

@@ -285,11 +285,11 @@ CASES: dict[str, Case] = {
     ),
     "template_syntax_error": Case(
         {
-            "shop/templates/shop/index.html": "<h1>{% if %}</h1>",
+            "shop/templates/shop/index.html": "<main>\n<h1>{% if %}</h1>\n</main>\n",
             "shop/views.py": "from django.shortcuts import render\n\n\n"
             "def index(request):\n    return render(request, 'shop/index.html')\n",
         },
-        ("diagnose.edge.root", "diagnose.app.template_import"),
+        ("diagnose.app.template_syntax",),
     ),
     "database_refuses_connections": Case(
         {},
@@ -457,3 +457,12 @@ def test_settings_key_error__module_names_the_settings_line(
     first = report["findings"][0]
     assert "KeyError" in first["detail"] and "SHOP_REGION" in first["detail"]
     assert first["data"]["where"].endswith("proj/settings.py:" + str(SETTINGS.count("\n") + 2))
+
+
+def test_template_syntax_error__template_file_line_before_any_request(
+    results: dict[tuple[str, str], Any],
+) -> None:
+    report = json.loads(results[("template_syntax_error", "module")].stdout)
+    failure = next(f for f in report["findings"] if f["id"] == "diagnose.app.template_syntax")
+    assert failure["data"]["where"].endswith("shop/templates/shop/index.html:2")
+    assert failure["data"]["template"] == "shop/index.html"
