@@ -185,7 +185,9 @@ def guard_manage_startup(argv: list[str]) -> None:
     previous = sys.excepthook
 
     def hook(kind: type[BaseException], exc: BaseException, tb: types.TracebackType | None) -> None:
-        if not isinstance(exc, Exception):
+        from django.apps import apps
+
+        if not isinstance(exc, Exception) or apps.ready:  # not a start-up failure
             previous(kind, exc, tb)
             return
         module = os.environ.get("DJANGO_SETTINGS_MODULE", "")

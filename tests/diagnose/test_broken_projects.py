@@ -301,6 +301,10 @@ CASES: dict[str, Case] = {
     "installed_app_missing": Case(
         {}, ("diagnose.env.apps_import",), settings='INSTALLED_APPS.append("shop_extras")'
     ),
+    "models_import_missing_package": Case(
+        {"shop/models.py": "import shop_payments_sdk  # noqa\n" + MODELS},
+        ("diagnose.env.apps_import",),
+    ),
     "pending_migration": Case(
         {
             "shop/models.py": MODELS + "    price = models.IntegerField(default=0)\n",
