@@ -218,6 +218,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     after: Callable[[Path], None] | None = None
     manage_starts: bool = True  # False: Django fails before railops_django is imported
+    masking_breaks_json: bool = False  # masking on rendered text (issue 13, point 2)
     migrated: bool = True
 
 
@@ -325,6 +326,13 @@ CASES: dict[str, Case] = {
         settings='SHOP_REGION = os.environ["SHOP_REGION"]',
         manage_starts=False,
     ),
+    "settings_raise_key_error_on_secret_name": Case(
+        {},
+        ("diagnose.env.settings_import",),
+        settings='STRIPE_API_KEY = os.environ["STRIPE_API_KEY"]',
+        manage_starts=False,
+        masking_breaks_json=True,
+    ),
     "settings_import_missing_package": Case(
         {},
         ("diagnose.env.settings_import",),
@@ -375,6 +383,14 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], A
     return {(job[0], job[1]): proc for job, proc in zip(jobs, procs, strict=True)}
 
 
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _matches(finding_id: str, cause: tuple[str, ...]) -> bool:
     return any(finding_id == c or (c.endswith(".") and finding_id.startswith(c)) for c in cause)
 
@@ -402,6 +418,8 @@ def test_broken_project__diagnosis__one_json_object_cause_critical_in_top_three(
         # advice (python -m railops_django diagnose) is all there is.
         assert proc.returncode != 0 and proc.stdout == ""
         return
+    if case.masking_breaks_json and not _parses(proc.stdout):
+        pytest.xfail("masking runs over the rendered JSON (issue 13 point 2: redact.py/render.py)")
     _assert_diagnosis(proc, case)
 
 
