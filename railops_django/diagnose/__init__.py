@@ -5,6 +5,11 @@ and run by ``runner.run_probes``: a probe that crashes becomes one finding and h
 else; probes that need the database are skipped when it cannot be reached, so an unreachable
 database costs one connect timeout, never a hang.
 
+It runs whatever state Django is in: Django's system checks run inside it, one by one
+(``checks``), never before it; the project's code failing while a check or a probe loads it
+(the URLconf, a middleware, a template) is one critical finding ranked first (``project``),
+however many probes met it.
+
 Public entry points:
 
 - ``run(alias, urls, skip_requests) -> Report``: the whole diagnosis;

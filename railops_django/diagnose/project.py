@@ -162,15 +162,25 @@ def load_failure(exc: BaseException, during: str) -> Finding:
         + "\n".join(_traceback_tail(exc)),
         fix=_FIXES[label].format(where=where),
         rank=0,
-        data={"where": where, "exception": type(exc).__name__, "during": [during]},
+        data={
+            "where": where,
+            "exception": type(exc).__name__,
+            "message": message,
+            "during": [during],
+        },
     )
 
 
 def merge_duplicates(findings: list[Finding]) -> list[Finding]:
     """One finding per load failure: the same exception at the same place, met by several
-    checks or probes, is kept once, with every place it was met in ``data['during']``."""
+    checks or probes, is kept once, with every place it was met in ``data['during']``.
+
+    The WSGI import (a fresh process, as gunicorn starts) that dies of the same exception is
+    folded in too: it says the workers crash at boot, not a second cause.
+    """
     out: list[Finding] = []
     first: dict[tuple[str, Any, Any], int] = {}
+    by_message: dict[str, int] = {}
     for finding in findings:
         during = finding.data.get("during")
         if not isinstance(during, list):
@@ -179,9 +189,19 @@ def merge_duplicates(findings: list[Finding]) -> list[Finding]:
         key = (finding.id, finding.data.get("where"), finding.title)
         if key not in first:
             first[key] = len(out)
+            by_message.setdefault(str(finding.data.get("message", "")), len(out))
             out.append(finding)
             continue
-        kept = out[first[key]]
-        seen = [*kept.data["during"], *(d for d in during if d not in kept.data["during"])]
-        out[first[key]] = dataclasses.replace(kept, data={**kept.data, "during": seen})
-    return out
+        out[first[key]] = _met_in(out[first[key]], during)
+    folded: set[int] = set()
+    for number, finding in enumerate(out):
+        index = by_message.get(str(finding.data.get("error", "")))
+        if finding.id == "diagnose.app.wsgi_import" and index is not None:
+            out[index] = _met_in(out[index], ["the WSGI import (gunicorn's workers die at boot)"])
+            folded.add(number)
+    return [f for number, f in enumerate(out) if number not in folded]
+
+
+def _met_in(finding: Finding, during: list[str]) -> Finding:
+    seen = [*finding.data["during"], *(d for d in during if d not in finding.data["during"])]
+    return dataclasses.replace(finding, data={**finding.data, "during": seen})

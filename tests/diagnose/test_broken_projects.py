@@ -458,6 +458,9 @@ def test_middleware_missing__points_at_the_settings_line(
     line = int(where.rsplit(":", 1)[1])
     text = (Path(where.rsplit(":", 1)[0])).read_text().splitlines()[line - 1]
     assert "shop.audit.AuditLog" in text
+    # gunicorn's import of WSGI_APPLICATION dies of the same error: said once, not twice
+    assert "diagnose.app.wsgi_import" not in {f["id"] for f in report["findings"]}
+    assert any("WSGI import" in d for d in failure["data"]["during"])
 
 
 def test_manage_py_broken_app__stderr_first_line_points_at_the_module(

@@ -73,6 +73,24 @@ def test_merge_duplicates__same_failure_met_twice__kept_once_with_both_places(br
     assert merged[0].data["during"] == ["system check check_url_config", "the edge_replay probe"]
 
 
+def test_merge_duplicates__wsgi_import_dying_of_the_same_error__folded_in(broken_module):
+    from railops_django.report import Finding
+
+    exc = broken_module("import no_such_pkg_for_railops\n")
+    failure = project.load_failure(exc, "the edge_replay probe")
+    wsgi = Finding(
+        "diagnose.app.wsgi_import",
+        Severity.CRITICAL,
+        "WSGI_APPLICATION proj.wsgi.application does not import",
+        data={"error": "ModuleNotFoundError: No module named 'no_such_pkg_for_railops'"},
+    )
+    other = Finding("diagnose.app.wsgi_import", Severity.CRITICAL, "x", data={"error": "Boom"})
+    merged = project.merge_duplicates([failure, wsgi])
+    assert [f.id for f in merged] == ["diagnose.app.load_failed"]
+    assert "WSGI import" in merged[0].data["during"][-1]
+    assert len(project.merge_duplicates([failure, other])) == 2
+
+
 def test_settings_line__dotted_path_named_in_settings__that_line(settings):
     module = sys.modules[settings.SETTINGS_MODULE]
     lines = Path(module.__file__).read_text().splitlines()
