@@ -135,8 +135,21 @@ def railway_system_check(app_configs: Any = None, **kwargs: Any) -> list[checks.
 
     out: list[checks.CheckMessage] = []
     for finding in static_probes():
-        if finding.severity < Severity.WARNING:
+        if finding.severity < Severity.WARNING or _django_says_it(finding):
             continue
         cls = checks.Error if finding.severity is Severity.CRITICAL else checks.Warning
         out.append(cls(finding.title, hint=finding.fix, id=finding.id))
     return out
+
+
+def _django_says_it(finding: Finding) -> bool:
+    """True when the Django message this finding re-expresses is as severe: 'check' shows it.
+
+    A probe that is more severe than Django (a weak SECRET_KEY in production is an error,
+    Django's W009 a warning) still adds its own message.
+    """
+    check_id = str(finding.data.get("reexpresses") or "")
+    if not check_id:
+        return False
+    django_severity = Severity.CRITICAL if ".E" in check_id else Severity.WARNING
+    return finding.severity <= django_severity

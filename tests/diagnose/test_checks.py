@@ -99,3 +99,19 @@ def test_fold__django_error__critical_rank_15():
         found = {f.id: f for f in checks.django_check_findings()}
     f = found["django.security.E023"]
     assert f.severity is Severity.CRITICAL and f.rank == 15
+
+
+def test_system_check__probe_reexpressing_django_error__check_shows_it_once(capsys):
+    with (
+        override_settings(CSRF_TRUSTED_ORIGINS=["shop.up.railway.app"]),
+        pytest.raises(SystemCheckError) as exc,
+    ):
+        call_command("check", "--deploy")
+    assert "4_0.E001" in str(exc.value) and "diagnose.csrf.origin_scheme" not in str(exc.value)
+
+
+def test_system_check__probe_more_severe_than_django__adds_its_error(monkeypatch):
+    monkeypatch.setenv("RAILWAY_ENVIRONMENT_NAME", "production")
+    with override_settings(SECRET_KEY="short"), pytest.raises(SystemCheckError) as exc:
+        call_command("check", "--deploy", "--tag", "railway")
+    assert "diagnose.settings.secret_key" in str(exc.value)
