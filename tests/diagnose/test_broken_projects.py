@@ -491,3 +491,12 @@ def test_template_syntax_error__template_file_line_before_any_request(
     failure = next(f for f in report["findings"] if f["id"] == "diagnose.app.template_syntax")
     assert failure["data"]["where"].endswith("shop/templates/shop/index.html:2")
     assert failure["data"]["template"] == "shop/index.html"
+
+
+def test_secret_key_empty__edge_500_does_not_send_the_user_into_django(
+    results: dict[tuple[str, str], Any],
+) -> None:
+    report = json.loads(results[("secret_key_empty", "manage")].stdout)
+    root = next(f for f in report["findings"] if f["id"] == "diagnose.edge.root")
+    assert root["severity"] == "critical" and "site-packages" not in root["fix"]
+    assert report["findings"][0]["title"] == "SECRET_KEY is empty"
