@@ -17,7 +17,7 @@ import argparse
 import os
 import re
 import sys
-import traceback
+import types
 from pathlib import Path
 from typing import NoReturn
 
@@ -65,24 +65,10 @@ def settings_module_name(explicit: str | None, cwd: Path) -> str:
     return ""
 
 
-def _project_frame(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return f"{exc.filename}:{exc.lineno}"
-    prefixes = tuple({sys.prefix, sys.base_prefix, str(Path(__file__).parent)})
-    own = [
-        f
-        for f in frames
-        if "site-packages" not in f.filename
-        and not f.filename.startswith(prefixes)
-        and not f.filename.startswith("<frozen")
-    ]
-    frame = (own or frames)[-1] if frames else None
-    return f"{frame.filename}:{frame.lineno}" if frame else "?"
-
-
 def import_failure(module: str, exc: BaseException, phase: str) -> Finding:
-    where = _project_frame(exc)
+    from .diagnose.project import project_frame
+
+    where = project_frame(exc)
     tb = [
         line for line in redact.mask_traceback(exc).strip().splitlines() if "<frozen " not in line
     ]
@@ -98,14 +84,24 @@ def import_failure(module: str, exc: BaseException, phase: str) -> Finding:
             data={"module": module},
         )
     what = f"settings module {module}" if phase == "settings" else f"apps of {module}"
+    message = redact.mask_exception(exc)
+    fix = (
+        f"Fix {where}: every process (gunicorn, migrate, the healthcheck) dies here, so "
+        "Railway shows a crashed deploy or 502. Read variables with a default "
+        "(env('X', default=...)) and do no network I/O at import."
+    )
+    if phase == "apps" and isinstance(exc, ModuleNotFoundError) and exc.name:
+        fix = (
+            f"Add the package that provides {exc.name!r} to requirements.txt (or pyproject), "
+            f"or remove it from INSTALLED_APPS ({where}); every process dies at "
+            "django.setup() until then."
+        )
     return Finding(
         id=f"diagnose.env.{phase}_import",
         severity=Severity.CRITICAL,
-        title=f"The {what} cannot be imported: {where}",
-        detail=f"{redact.mask_exception(exc)}\nat {where}\n" + "\n".join(tb[-8:]),
-        fix=f"Fix {where}: every process (gunicorn, migrate, the healthcheck) dies here, so "
-        "Railway shows a crashed deploy or 502. Read variables with a default "
-        "(env('X', default=...)) and do no network I/O at import.",
+        title=f"The {what} cannot be imported: {message[:160]} ({where})",
+        detail=f"{message}\nat {where}\n" + "\n".join(tb[-8:]),
+        fix=fix,
         rank=0,
         data={"module": module, "where": where},
     )
@@ -171,6 +167,57 @@ def diagnose_broken(module: str, exc: BaseException | None, phase: str) -> Repor
         rank=99,
     )
     return report.finish()
+
+
+def guard_manage_startup(argv: list[str]) -> None:
+    """Let ``manage.py railway_diagnose`` answer when another app breaks ``django.setup()``.
+
+    Django imports every app before it looks for the command, so when an INSTALLED_APPS entry
+    after railops_django does not import, a models module raises or an app's ``ready()``
+    fails, ``railway_diagnose`` itself never runs. ``apps.py`` calls this as railops_django is
+    imported: for ``railway_diagnose`` only, an uncaught exception becomes the diagnosis of
+    ``python -m railops_django diagnose`` (on stdout, in the requested format) and one stderr
+    line that points at it, instead of a traceback. What fails before railops_django is
+    imported (the settings module, an earlier INSTALLED_APPS entry) Django reports itself.
+    """
+    if argv[1:2] != ["railway_diagnose"]:
+        return
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: types.TracebackType | None) -> None:
+        from django.apps import apps
+
+        if not isinstance(exc, Exception) or apps.ready:  # not a start-up failure
+            previous(kind, exc, tb)
+            return
+        module = os.environ.get("DJANGO_SETTINGS_MODULE", "")
+        try:
+            report = diagnose_broken(module, exc, "apps")
+            sys.stderr.write(
+                f"railway_diagnose: Django cannot start ({redact.mask_exception(exc)}); "
+                "this is the diagnosis of 'python -m railops_django diagnose', which also "
+                "works when manage.py fails earlier\n"
+            )
+            sys.stdout.write(render.render(report, _format_option(argv), color=False))
+            code = int(report.exit_code)
+        except Exception:
+            previous(kind, exc, tb)
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # an excepthook cannot set the exit status otherwise
+
+    sys.excepthook = hook
+
+
+def _format_option(argv: list[str]) -> str:
+    for number, arg in enumerate(argv):
+        value = arg.partition("=")[2] if arg.startswith("--format=") else ""
+        if arg == "--format" and number + 1 < len(argv):
+            value = argv[number + 1]
+        if value in render.FORMATS:
+            return value
+    return "text"
 
 
 def unpack(archive: Path, output: Path | None) -> int:

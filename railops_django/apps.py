@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+import sys
+
 from django.apps import AppConfig
 from django.core import checks
+
+from .__main__ import guard_manage_startup
+
+# Before the other apps load: manage.py railway_diagnose still answers if one of them fails.
+guard_manage_startup(sys.argv)
 
 
 class RailopsConfig(AppConfig):

@@ -5,6 +5,11 @@ and run by ``runner.run_probes``: a probe that crashes becomes one finding and h
 else; probes that need the database are skipped when it cannot be reached, so an unreachable
 database costs one connect timeout, never a hang.
 
+It runs whatever state Django is in: Django's system checks run inside it, one by one
+(``checks``), never before it; the project's code failing while a check or a probe loads it
+(the URLconf, a middleware, a template) is one critical finding ranked first (``project``),
+however many probes met it.
+
 Public entry points:
 
 - ``run(alias, urls, skip_requests) -> Report``: the whole diagnosis;
@@ -21,7 +26,7 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from ..report import Finding, Report, Severity
-from . import application, checks, database, environment, resources, static
+from . import application, checks, database, environment, project, resources, static, templates
 from . import settings as settings_probes
 from .environment import environment_findings
 from .runner import Context, Probe, run_probes
@@ -72,6 +77,7 @@ def probes() -> list[Probe]:
         Probe("static", "static_root", lambda ctx: static.static_root()),
         Probe("static", "whitenoise", lambda ctx: static.whitenoise()),
         Probe("static", "manifest", static.manifest, timeout=5.0),
+        Probe("application", "template_syntax", templates.template_syntax, timeout=5.0),
         Probe("database", "connect", database.connect, timeout=5.0),
         Probe("database", "migrations", database.migrations, timeout=5.0, needs_database=True),
         Probe("database", "schema_drift", database.schema_drift, timeout=5.0, needs_database=True),
@@ -104,7 +110,7 @@ def run(alias: str = "default", urls: Iterable[str] = (), skip_requests: bool = 
     ctx = Context(alias=alias, urls=tuple(urls), skip_requests=skip_requests)
     ctx.facts["wsgi_import"] = application.WsgiImport()  # runs while the other probes do
     findings, timings = run_probes(probes(), ctx)
-    report.extend(findings)
+    report.extend(checks.merge_reexpressed(project.merge_duplicates(findings)))
     if ctx.database_ok is False:
         report.add(
             "diagnose.database.skipped",

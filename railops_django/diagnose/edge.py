@@ -55,16 +55,16 @@ def default_host() -> str:
 def _project_frame(tb: Any) -> str:
     """``file:line in func`` of the innermost frame in the project's own code."""
     frames = traceback.extract_tb(tb)
-    prefixes = tuple({sys.prefix, sys.base_prefix, _RAILOPS_DIR})
-    own = [
-        f
-        for f in frames
-        if "site-packages" not in f.filename and not f.filename.startswith(prefixes)
-    ]
+    own = [f for f in frames if _is_project_file(f.filename)]
     frame = (own or frames)[-1] if frames else None
     if frame is None:
         return ""
     return f"{frame.filename}:{frame.lineno} in {frame.name}"
+
+
+def _is_project_file(filename: str) -> bool:
+    prefixes = tuple({sys.prefix, sys.base_prefix, _RAILOPS_DIR})
+    return "site-packages" not in filename and not filename.startswith(prefixes)
 
 
 def _finding_id(path: str, healthcheck: bool) -> str:
@@ -209,12 +209,19 @@ def _interpret(
         where = _project_frame(exc_info[2])
         data["exception"] = type(exc).__name__
         data["where"] = where
+        in_project = bool(where) and _is_project_file(where.rsplit(":", 1)[0])
+        fix = (
+            f"Fix the code at {where}, or what the exception names"
+            if in_project
+            else "Django raised this itself, in no code of yours: fix what the exception names "
+            "(usually a setting or a variable)"
+        )
         return result(
             Severity.CRITICAL,
             type(exc).__name__,
             f"{redact.mask_exception(exc)}\nraised at {where}",
-            f"Fix the code at {where}, or what the exception names (run the other probes' "
-            "fixes first: a missing column or manifest entry shows up here as the 500).",
+            f"{fix} (run the other probes' fixes first: a missing column or manifest entry "
+            "shows up here as the 500).",
             15,
         )
     if status >= 500:

@@ -19,6 +19,7 @@ from .. import redact
 from ..db import schema
 from ..redact import logger
 from ..report import Finding, Severity
+from . import project
 
 AREAS = ("environment", "settings", "database", "static", "application", "resources")
 
@@ -51,6 +52,10 @@ class Probe:
 
 
 def crash_finding(probe: Probe, exc: BaseException) -> Finding:
+    """A probe that raised: the project's load failure (critical, first) when the project's
+    code broke while the probe loaded it (a URLconf, a middleware), else a probe crash."""
+    if project.loads_project(exc):
+        return project.load_failure(exc, during=f"the {probe.name} probe")
     return Finding(
         id=f"diagnose.probe_crashed.{probe.name}",
         severity=Severity.WARNING,

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks.security import base as django_security
+from django.core.exceptions import ImproperlyConfigured
 from django.http.request import validate_host
 
 from .. import conf, platform
@@ -51,13 +52,31 @@ def debug() -> list[Finding]:
                 fix="Set DEBUG=False in Railway > Variables (or DEBUG = env.bool('DEBUG', "
                 "default=False) in settings).",
                 rank=4,
+                data={"reexpresses": "security.W018"},
             )
         ]
     return []
 
 
 def secret_key() -> list[Finding]:
-    key = str(getattr(settings, "SECRET_KEY", "") or "")
+    try:
+        key = str(getattr(settings, "SECRET_KEY", "") or "")
+    except ImproperlyConfigured:  # Django refuses an empty SECRET_KEY when it is read
+        key = ""
+    if not key:
+        return [
+            Finding(
+                id="diagnose.settings.secret_key",
+                severity=Severity.CRITICAL,
+                title="SECRET_KEY is empty",
+                detail="Django raises ImproperlyConfigured the first time it needs the key "
+                "(sessions, CSRF, the admin login, password resets): those pages answer 500.",
+                fix="Set SECRET_KEY in Railway > Variables to 50+ random characters, e.g. "
+                "${{secret(64)}}, and read it with env('SECRET_KEY').",
+                rank=3,
+                data={"reexpresses": "security.W009"},
+            )
+        ]
     weak = (
         len(set(key)) < django_security.SECRET_KEY_MIN_UNIQUE_CHARACTERS
         or len(key) < django_security.SECRET_KEY_MIN_LENGTH
@@ -77,6 +96,7 @@ def secret_key() -> list[Finding]:
             fix="Set SECRET_KEY in Railway > Variables to 50+ random characters, e.g. "
             "${{secret(64)}}, and read it with env('SECRET_KEY').",
             rank=12,
+            data={"reexpresses": "security.W009"},
         )
     ]
 
@@ -144,7 +164,7 @@ def csrf_trusted_origins() -> list[Finding]:
                 "check fails and POSTs from that origin get 403.",
                 fix="Write them as " + ", ".join(repr("https://" + o) for o in bad) + ".",
                 rank=8,
-                data={"origins": bad},
+                data={"origins": bad, "reexpresses": "4_0.E001"},
             )
         )
     for domain in public_domains():

@@ -17,6 +17,7 @@ WHITENOISE = "whitenoise.middleware.WhiteNoiseMiddleware"
 SECURITY = "django.middleware.security.SecurityMiddleware"
 _STATIC_TAG = re.compile(r"""{%\s*static\s+(['"])(?P<path>[^'"]+)\1""")
 MAX_TEMPLATE_FILES = 2000
+TEMPLATE_SUFFIXES = (".html", ".txt", ".xml", ".htm", "")
 
 
 def static_root() -> list[Finding]:
@@ -117,7 +118,7 @@ def template_static_paths() -> dict[str, str]:
     files = 0
     for directory in project_template_dirs():
         for path in sorted(directory.rglob("*")):
-            if not path.is_file() or path.suffix not in (".html", ".txt", ".xml", ".htm", ""):
+            if not path.is_file() or path.suffix not in TEMPLATE_SUFFIXES:
                 continue
             files += 1
             if files > MAX_TEMPLATE_FILES:

@@ -97,6 +97,8 @@ def test_canary__output_files_and_stderr__never_hold_the_password(canary_env, tm
 def _module_run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, **env}
     full.pop("DJANGO_SETTINGS_MODULE", None)
+    # the railops_django under test, not whichever one is installed (cwd is example_project)
+    full["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), full.get("PYTHONPATH", "")) if p)
     return subprocess.run(
         [sys.executable, "-m", "railops_django", "diagnose", *args],
         capture_output=True,

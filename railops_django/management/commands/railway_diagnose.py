@@ -18,6 +18,9 @@ class Command(RailopsCommand):
         "(pending migrations, schema drift), static files, the WSGI import, the start command, "
         "and requests replayed the way Railway's edge sends them. Most urgent fix first."
     )
+    # A diagnosis must run whatever state the project is in: it runs Django's system checks
+    # itself (diagnose.checks) and reports each message, errors included, as a finding.
+    requires_system_checks: list[str] = []
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
