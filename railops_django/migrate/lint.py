@@ -53,6 +53,7 @@ class Hit:
     allowed_by: str | None = None
     blocking: bool = False
     rows_estimate: float | None = None
+    judged: str | None = None  # why live facts changed the verdict
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,8 @@ class Hit:
         detail = f"{self.detail}\nWhy: {self.rule.why}".strip()
         if self.rows_estimate is not None:
             detail += f"\nThe table holds about {self.rows_estimate:,.0f} rows."
+        if self.judged:
+            detail += f" {self.judged[0].upper()}{self.judged[1:]}."
         return Finding(
             id=self.rule.finding_id,
             severity=severity,
@@ -1023,26 +1026,81 @@ LOCK_RULES = frozenset(
         "backfill_with_schema",
     }
 )
+# About running code, not size: they hold for every table that existed before the plan.
+COMPAT_RULES = frozenset(
+    {"drop_column", "drop_table", "rename_column", "rename_table", "not_null_without_db_default"}
+)
+# Old replicas' INSERTs fail for the length of the deploy: a warning on a small table, the
+# compatibility severity above MIGRATION_LOCK_RISK_ROWS.
+SIZED_COMPAT_RULES = frozenset({"not_null_without_db_default"})
+
+
+def _limits() -> tuple[int, int, str]:
+    from .. import conf
+
+    return (
+        int(conf.get("MIGRATION_LOCK_RISK_ROWS")),
+        int(conf.get("MIGRATION_LOCK_RISK_BYTES")),
+        str(conf.get("MIGRATION_COMPAT_SEVERITY")),
+    )
+
+
+def judge(
+    result: LintResult,
+    sizes: dict[str, dict[str, Any]],
+    limits: tuple[int, int, str] | None = None,
+) -> None:
+    """Judge each finding with the live facts of its table (``sizes``: table -> rows/bytes).
+
+    - lock rules: an empty table says nothing; below MIGRATION_LOCK_RISK_ROWS/BYTES a warning
+      with the safe alternative; above it as the rule says; on a big table (~1M rows or 1 GB)
+      a Migration's own ``railops_allow_unsafe`` no longer covers it, only ``--allow-unsafe``;
+    - compatibility rules: MIGRATION_COMPAT_SEVERITY on every table that existed before the
+      plan, whatever its size (NOT NULL without a database default: a warning below the size).
+    A table with no live facts (not measured) is judged as the rule says.
+    """
+    rows_limit, bytes_limit, compat = limits or _limits()
+    kept: list[Hit] = []
+    for hit in result.hits:
+        rule = hit.rule.id
+        facts = [sizes.get(t.strip()) for t in (hit.table or "").split(",") if t.strip()]
+        measured = bool(facts) and all(f is not None for f in facts)
+        small = False
+        if measured:
+            rows = max(float(f.get("rows_estimate") or 0) for f in facts if f)
+            size = max(float(f.get("bytes") or 0) for f in facts if f)
+            hit.rows_estimate = rows
+            small = rows < rows_limit and size < bytes_limit
+            if rule in LOCK_RULES:
+                if rows == 0 and size < bytes_limit:
+                    continue  # an empty table: the lock is over before anyone waits
+                if small:
+                    hit.blocking = False
+                    hit.judged = (
+                        f"below MIGRATION_LOCK_RISK_ROWS ({rows_limit:,}): the lock is short, "
+                        "so this does not block; the safe way is below"
+                    )
+                elif rows >= BIG_TABLE_ROWS or size >= BIG_TABLE_BYTES:
+                    hit.blocking = True
+                    if hit.allowed_by and hit.allowed_by != "--allow-unsafe":
+                        hit.detail += (
+                            f" The table is big: {hit.allowed_by} does not cover it; pass "
+                            f"--allow-unsafe {rule} to accept it for this run."
+                        )
+                        hit.allowed_by = None
+        if rule in COMPAT_RULES:
+            if rule in SIZED_COMPAT_RULES and measured and small:
+                hit.blocking = False
+                hit.judged = (
+                    f"a small table (below MIGRATION_LOCK_RISK_ROWS, {rows_limit:,} rows): "
+                    "a warning; the safe way is below"
+                )
+            else:
+                hit.blocking = compat == "critical"
+        kept.append(hit)
+    result.hits = kept
 
 
 def escalate(result: LintResult, sizes: dict[str, dict[str, Any]]) -> None:
-    """Lock rules escalate on big tables (~1M rows or 1 GB).
-
-    A Migration's own ``railops_allow_unsafe`` was written without knowing the production table:
-    on a big table it no longer covers a lock rule, only ``--allow-unsafe`` for this run does.
-    """
-    for hit in result.hits:
-        size = sizes.get(hit.table or "")
-        if not size:
-            continue
-        rows = float(size.get("rows_estimate") or 0)
-        hit.rows_estimate = rows
-        big = rows >= BIG_TABLE_ROWS or float(size.get("bytes") or 0) >= BIG_TABLE_BYTES
-        if big and hit.rule.id in LOCK_RULES:
-            hit.blocking = True
-            if hit.allowed_by and hit.allowed_by != "--allow-unsafe":
-                hit.detail += (
-                    f" The table is big: {hit.allowed_by} does not cover it; pass "
-                    f"--allow-unsafe {hit.rule.id} to accept it for this run."
-                )
-                hit.allowed_by = None
+    """Lock rules judged on the table's live size (see :func:`judge`)."""
+    judge(result, sizes)
