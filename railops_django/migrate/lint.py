@@ -506,7 +506,9 @@ class _MigrationLinter:
             self.hit("add_index", table, detail=op.describe())
         elif isinstance(op, ops.RunPython):
             self.has_data_step = True
-            self.data_fixes.setdefault(None, op.describe())
+            self.data_fixes.setdefault(
+                None, f"{self.key}: RunPython {getattr(op.code, '__name__', 'function')}"
+            )
             if op.reverse_code is None:
                 self.hits.append(Hit(RULES["runpython_no_reverse"], self.key, detail=op.describe()))
             imported = _imports_models_directly(op.code)
@@ -526,7 +528,9 @@ class _MigrationLinter:
             for statement in statements:
                 target = _DML_TABLE.search(statement)
                 if target:
-                    self.data_fixes.setdefault(_name(target, 1), op.describe())
+                    self.data_fixes.setdefault(
+                        _name(target, 1), f"{self.key}: {' '.join(statement.split())[:160]}"
+                    )
             self.sql_statements.extend(statements)
             if DML.search("\n".join(statements)):
                 self.has_data_step = True
