@@ -978,7 +978,14 @@ def lint(
         unknown_sql: list[str] = []
         if rendered is not None:
             result.rendered_steps += 1
-            rendered_sql = _render_sql(connection, migration, rendered)
+            try:
+                rendered_sql = _render_sql(connection, migration, rendered)
+            except Exception as exc:  # best effort, as sqlmigrate (SQLite inside a transaction)
+                logger.info("no SQL for %s: %s", step.key, exc)
+                unavailable = [f"-- SQL not available: {exc}"]
+                rendered_sql = _StepSQL([[] for _ in migration.operations], unavailable, "")
+                rendered_sql.backwards = unavailable
+                rendered = None  # its state may be half-way: render afresh next time
             result.sql[step.key] = [
                 line
                 for part in [*rendered_sql.forwards, rendered_sql.deferred]

@@ -89,6 +89,7 @@ def test_rename_following__same_steps_on_tables_that_existed__findings(linted):
     assert "renamecase_note" in tables and "renamecase_box" in tables
 
 
+@pytest.mark.postgres  # the custom operation is read through its SQL
 def test_peer_case__not_null_followed_by_db_default__safe(linted):
     result = linted("peer_followed_default", "0002_entry_rank", "0002_entry_rank")
     assert "not_null_without_db_default" not in _rules(result), [h.as_dict() for h in result.hits]
