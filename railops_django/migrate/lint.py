@@ -247,12 +247,21 @@ def _imports_models_directly(code: Any) -> str | None:
             if "." in name and app_of(name):
                 return app_of(name)
             value = namespace.get(name)
-            if isinstance(value, type) and issubclass(value, models.Model):
-                found = app_of(str(value.__module__))
+            if (
+                isinstance(value, type)
+                and issubclass(value, models.Model)
+                and value.__module__ != "__fake__"  # a historical model from apps.get_model
+                and not value._meta.abstract
+                and global_apps.is_installed(value._meta.app_config.name)
+            ):
+                return str(value._meta.app_config.name)
+            if inspect.ismodule(value):
+                module_name = value.__name__.split(".models.", 1)[0]
+                found = app_of(
+                    module_name if module_name == value.__name__ else module_name + ".models"
+                )
                 if found:
                     return found
-            elif inspect.ismodule(value) and app_of(value.__name__):
-                return app_of(value.__name__)
     with contextlib.suppress(OSError, TypeError):  # a builtin or a lambda in a REPL
         for match in _DIRECT_MODEL_IMPORT.finditer(inspect.getsource(code)):
             found = app_of(f"{match[1] or match[2]}.models")

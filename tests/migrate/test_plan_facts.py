@@ -311,6 +311,8 @@ def test_wagtail_from_empty_database__no_finding_about_tables_created_in_the_run
     assert out["steps"] > 150
     table_hits = [h for h in out["hits"] if h["table"] or h["rule"] in TABLE_RULES]
     assert table_hits == []
-    assert not [h for h in out["hits"] if h["rule"] == "runpython_direct_import"]
+    direct = {h["migration"] for h in out["hits"] if h["rule"] == "runpython_direct_import"}
+    # 0059 really calls the imported Collection; the squashed images migration only imports.
+    assert direct == {"wagtailcore.0059_apply_collection_ordering"}
     # Nothing to render on tables created in the run: planning stays cheap.
     assert out["rendered"] <= 5 and out["seconds"] < 5, out
