@@ -31,11 +31,12 @@ The info dict ``dump`` returns (JSON-serialisable, no credentials), for the mani
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import multiprocessing
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +47,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
+from .. import private_dirs, redact
+from ..child_env import child_env
 from ..redact import logger
 from ..report import CannotRun
 from . import pg_native_stream as stream
@@ -330,18 +333,35 @@ def _balance(
     return shares
 
 
-def _dump_share(
-    kwargs: dict[str, Any], snapshot_id: str, share: dict[str, list[str]], path: str
+def dump_share(
+    kwargs: dict[str, Any], snapshot_id: str, share: dict[str, list[str]], target: BinaryIO
 ) -> dict[str, int]:
-    """In a worker process: dump ``share`` into the file ``path`` from the shared snapshot."""
+    """In a worker process: dump ``share`` into ``target`` from the shared snapshot."""
     import psycopg
 
-    with psycopg.connect(**kwargs) as conn, open(path, "wb") as target:
+    with psycopg.connect(**kwargs) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute("SET TRANSACTION SNAPSHOT " + _literal(snapshot_id))
         counts = _dump_tables(conn, target, share)
         conn.rollback()
     return counts
+
+
+def _start_worker(job: dict[str, Any], stderr: Any) -> subprocess.Popen[bytes]:
+    """``python -m railops_django.db.pg_native_worker`` with a clean environment, fed ``job``."""
+    env = child_env({"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "railops_django.db.pg_native_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=env,
+        close_fds=True,
+    )
+    assert proc.stdin is not None
+    with proc.stdin:
+        proc.stdin.write(json.dumps(job).encode())
+    return proc
 
 
 def _run_workers(
@@ -358,29 +378,50 @@ def _run_workers(
     Worker processes, not threads: reading COPY row by row is Python work that holds the GIL,
     so threads measured no faster than one connection. This process dumps the largest share
     straight into ``out`` (so ``out``'s compression overlaps with the workers); each other
-    worker writes its share to a temporary file on disk (never memory), appended to ``out``
-    in 1 MiB chunks when it is done. The connection settings reach the workers pickled
-    through multiprocessing's pipe, never through argv or the environment.
+    worker writes its share to a 0600 scratch file under ``BACKUP_DIR`` (never memory),
+    appended to ``out`` in 1 MiB chunks when it is done. A worker gets the connection settings
+    on its stdin, never through argv or the environment, and dies with this process (see
+    ``pg_native_worker``); what a killed run leaves is removed by the next create or cleanup
+    (``private_dirs.sweep_scratch``).
     """
     shares = _balance(tables, sizes, workers)
     kwargs = connect_kwargs(alias)
-    context = multiprocessing.get_context("spawn")
-    with (
-        tempfile.TemporaryDirectory(prefix="railops-native-") as scratch,
-        concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context) as pool,
-    ):
-        paths = [os.path.join(scratch, f"share-{i}") for i in range(1, workers)]
-        futures = [
-            pool.submit(_dump_share, kwargs, snapshot_id, share, path)
-            for share, path in zip(shares[1:], paths, strict=True)
-        ]
+    scratch = private_dirs.scratch_dir("native")
+    procs: list[tuple[subprocess.Popen[bytes], str, Any]] = []
+    try:
+        for index, share in enumerate(shares[1:], start=1):
+            path = str(scratch / f"share-{index}")
+            job = {
+                "parent": os.getpid(),
+                "kwargs": kwargs,
+                "snapshot": snapshot_id,
+                "share": share,
+                "path": path,
+            }
+            errors = tempfile.TemporaryFile(dir=scratch)  # noqa: SIM115 (closed in finally)
+            procs.append((_start_worker(job, errors), path, errors))
         counts = _dump_tables(conn, out, shares[0])
-        for future, path in zip(futures, paths, strict=True):
-            counts.update(future.result())
+        for proc, path, errors in procs:
+            assert proc.stdout is not None
+            result = proc.stdout.read()
+            if proc.wait() != 0:
+                errors.seek(0)
+                message = redact.mask_process_output(errors.read()[-2000:]).strip()
+                raise RuntimeError(f"a dump worker failed: {message or proc.returncode}")
+            counts.update({str(k): int(v) for k, v in json.loads(result).items()})
             with open(path, "rb") as part:
                 shutil.copyfileobj(part, out, stream.CHUNK)
             os.unlink(path)
-    return counts
+        return counts
+    finally:
+        for proc, _path, errors in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+            errors.close()
+        private_dirs.remove_scratch(scratch)
 
 
 def _literal(value: str) -> str:
