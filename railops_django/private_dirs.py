@@ -95,10 +95,17 @@ def scratch_dir(kind: str) -> Path:
     import secrets
     import socket
 
-    root = private_dir(backup_dir() / SCRATCH)
     host = socket.gethostname().replace("-", "_") or "host"
-    path = root / f"{kind}-{host}-{os.getpid()}-{secrets.token_hex(4)}"
-    path.mkdir(mode=0o700)
+    name = f"{kind}-{host}-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        path = private_dir(backup_dir() / SCRATCH) / name
+        path.mkdir(mode=0o700)
+    except OSError:
+        # A read-only BACKUP_DIR (a restore from a mounted copy): the system's temp directory,
+        # still 0700, rather than no restore at all.
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix=f"railops-{name}-"))
     os.chmod(path, 0o700)
     return path
 
@@ -108,8 +115,9 @@ def remove_scratch(path: Path) -> None:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
-    with contextlib.suppress(OSError):  # another run's scratch is still there
-        path.parent.rmdir()
+    if path.parent.name == SCRATCH:
+        with contextlib.suppress(OSError):  # another run's scratch is still there
+            path.parent.rmdir()
 
 
 def sweep_scratch(now: float | None = None) -> list[str]:
