@@ -31,7 +31,7 @@ from typing import IO, Any, cast
 
 from django.db import connections
 
-from .. import conf, redact
+from .. import conf, private_dirs, redact
 from ..child_env import child_env
 from ..redact import logger
 from ..report import CannotRun
@@ -208,6 +208,7 @@ def open_dump(
     alias: str, schema_only: bool, exact_count_limit: int, *, allow_partial: bool = False
 ) -> Iterator[Dump]:
     """pg_dump -Fc -Z0 of ``alias`` in a snapshot shared with the row counts."""
+    private_dirs.sweep_scratch()  # what a killed run of either engine left under BACKUP_DIR
     raw = _raw_connection(alias)
     stderr = _Stderr()
     proc: subprocess.Popen[bytes] | None = None

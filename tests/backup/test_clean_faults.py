@@ -241,3 +241,30 @@ def test_restore__analyzes_what_it_loaded__timed_in_the_report(
     while not _analyzed("shop_product") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _analyzed("shop_product")
+
+
+CHILD_ENV_BUILDERS = ("child_env(", "subprocess_env(", "_no_pg_env(")
+
+
+def test_every_subprocess_call_in_the_package__gets_a_child_env():
+    """A new ``subprocess.run``/``Popen`` without ``env=child_env(...)`` would inherit secrets."""
+    import ast
+
+    package = Path(private_dirs.__file__).parent
+    unguarded = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            if node.func.attr not in ("run", "Popen", "call", "check_output", "check_call"):
+                continue
+            if not (isinstance(node.func.value, ast.Name) and node.func.value.id == "subprocess"):
+                continue
+            env = next((k.value for k in node.keywords if k.arg == "env"), None)
+            # env=child_env(...), one of the two PG wrappers around it, or a local "env" that
+            # holds child_env's result (pg_native, diagnose.application)
+            source = ast.unparse(env) if env is not None else ""
+            built = source == "env" and "env = child_env(" in path.read_text()
+            if not (built or any(name in source for name in CHILD_ENV_BUILDERS)):
+                unguarded.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert unguarded == []
