@@ -268,3 +268,48 @@ def test_every_subprocess_call_in_the_package__gets_a_child_env():
             if not (built or any(name in source for name in CHILD_ENV_BUILDERS)):
                 unguarded.append(f"{path.relative_to(package)}:{node.lineno}")
     assert unguarded == []
+
+
+@pytest.mark.postgres
+def test_verify_restore_test__after_a_killed_one__drops_its_scratch_database(
+    backup_dir, shop_data, tmp_path
+):
+    import signal
+
+    from tests.native.test_pg_native_faults import SCRATCH_HOLDER, _child_env
+    from tests.utils import ROOT
+
+    out, err, code = run_command("backup", "create")
+    assert code == 0, out + err
+    holder = subprocess.Popen(
+        [sys.executable, "-c", SCRATCH_HOLDER],
+        cwd=ROOT,
+        env=_child_env(connection.settings_dict["NAME"], backup_dir),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        left = holder.stdout.readline().strip()
+        assert left.startswith("railops_verify_")
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=10)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        holder.stdout.close()
+
+    def exists() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [left])
+            return cursor.fetchone() is not None
+
+    deadline = time.monotonic() + 10  # until the server has seen the killed session go
+    while time.monotonic() < deadline:
+        out, err, code = run_command("backup", "verify", "--latest", "--restore-test")
+        assert code == 0, out + err
+        if not exists():
+            break
+        time.sleep(0.5)
+    assert not exists()
+    assert "leftover(s) of killed runs" in out and left in out
