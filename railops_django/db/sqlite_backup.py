@@ -191,7 +191,10 @@ def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict
 @contextlib.contextmanager
 def replica_lock(alias: str, lock_dir: Path) -> Iterator[bool]:
     """A lock file next to the backups (SQLite has no advisory locks)."""
+    created = not lock_dir.exists()
     private_dir(lock_dir)
+    if created:  # lock_dir is BACKUP_DIR: the default one is kept out of git
+        private_dirs.keep_default_out_of_git(lock_dir)
     fd = os.open(lock_dir / ".railops-backup.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
