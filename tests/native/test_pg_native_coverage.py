@@ -108,3 +108,11 @@ def test_coverage__run_sql_mentions__whole_names_only():
     cover = pg_native.Coverage([], {}, set(), "create materialized view sales_by_day as select 1")
     assert cover.mentioned("sales_by_day") and cover.mentioned("SALES_BY_DAY")
     assert not cover.mentioned("sales_by") and not cover.mentioned("by_day")
+
+
+def test_dump__unmigrated_table_with_serial__refused_once_by_its_table_name(scratch):
+    db = scratch()
+    db.sql("CREATE TABLE legacy_log (id serial PRIMARY KEY, line text)")
+    with pytest.raises(pg_native.PartialBackup) as caught:
+        pg_native.dump(db.alias, io.BytesIO())
+    assert caught.value.tables == ["legacy_log"]
