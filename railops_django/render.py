@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import redact
+from .private_dirs import private_dir
 from .report import Finding, Report, Severity
 
 FORMATS = ("text", "json")
@@ -272,7 +273,7 @@ def render(report: Report, fmt: str, color: bool = False) -> str:
 def write_private_file(path: Path, content: str | bytes) -> None:
     """Write atomically with mode 0600 (reports and manifests can describe infrastructure)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     data = content.encode() if isinstance(content, str) else content
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -121,6 +121,7 @@ def _restore(
         return report
     seconds = round(time.monotonic() - started, 3)
     report.extras["restore"].update({"from_storage": place.label, "seconds": seconds})
+    _analyze(engine, alias, backup, report)
     report.add(
         "backup.restore.done",
         Severity.OK,
@@ -129,3 +130,27 @@ def _restore(
         rank=90,
     )
     return report
+
+
+def _analyze(engine: Any, alias: str, backup: Backup, report: Report) -> None:
+    """ANALYZE what was restored: without it the planner guesses until autovacuum comes."""
+    try:
+        done = engine.analyze_restored(alias, backup.manifest)
+    except Exception as exc:  # the rows are in; only the statistics are missing
+        logger.warning("ANALYZE after restoring %s failed: %s", backup.name, exc)
+        report.add(
+            "backup.restore.analyze",
+            Severity.WARNING,
+            "the restored tables were not analyzed: the planner has no statistics yet",
+            redact.mask_text(str(exc)),
+            "Run ANALYZE on the database (python manage.py dbshell, then ANALYZE;).",
+            rank=40,
+        )
+        return
+    report.extras["restore"]["analyze"] = done
+    report.add(
+        "backup.restore.analyzed",
+        Severity.OK,
+        f"analyzed {done['tables']} restored table(s) in {done['seconds']:.1f}s",
+        rank=91,
+    )

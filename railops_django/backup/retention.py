@@ -182,6 +182,9 @@ def cleanup(*, dry_run: bool = False, now: datetime | None = None) -> Report:
             "Check the storage's permissions, then run 'python manage.py backup cleanup' again.",
             rank=1,
         )
+    from .verify import sweep_leftovers  # scratch files and databases of killed runs
+
+    sweep_leftovers(report, dry_run=dry_run)
     kept = sum(1 for d in decisions if d.keep)
     report.add(
         "backup.cleanup.summary",

@@ -22,6 +22,7 @@ from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.core.files.storage.handler import InvalidStorageError
 
 from .. import conf, platform
+from ..private_dirs import keep_default_out_of_git, private_dir
 from ..report import CannotRun
 
 PREFIX = "railops-backups/"  # inside a shared storage (S3 bucket, MEDIA_ROOT...)
@@ -98,7 +99,9 @@ def _private_dirs(place: Place, path: Path) -> None:
     root = place.local_path()
     assert root is not None
     created = not root.exists()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
+    if created and place.label == "local":
+        keep_default_out_of_git(root)
     if created or place.label == "local" or place.prefix:
         os.chmod(root, 0o700)
     if path.parent != root:

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import redact
+from django.db import connections
+
+from .. import private_dirs, redact
 from ..db import backup_engine
 from ..db.backup_engine import EngineError
 from ..redact import logger
@@ -239,6 +241,8 @@ def verify(
             "there are no backups to verify",
             fix="python manage.py backup create",
         )
+    if restore_test:
+        sweep_leftovers(report, {b.alias or "default" for b in backups})
     rows = []
     for backup in backups:
         ok = verify_one(backup, report, restore_test)
@@ -255,6 +259,33 @@ def verify(
         )
     report.extras["verified"] = rows
     return report
+
+
+def sweep_leftovers(
+    report: Report, aliases: set[str] | None = None, *, dry_run: bool = False
+) -> list[str]:
+    """Remove what killed runs left: scratch files under BACKUP_DIR, scratch databases.
+
+    Scratch databases go only when no live run holds them (see the engines' ``sweep_scratch``);
+    a database that cannot be reached is skipped (the run's own work reports it).
+    """
+    removed = [] if dry_run else private_dirs.sweep_scratch()
+    for alias in sorted(aliases if aliases is not None else set(connections)):
+        try:
+            engine = backup_engine.for_vendor(alias)
+            removed += engine.sweep_scratch(alias, dry_run=dry_run)
+        except Exception as exc:  # an unreachable database: nothing to sweep there now
+            logger.info("no scratch sweep of %s: %s", alias, redact.mask_exception(exc))
+    if removed:
+        report.add(
+            "backup.scratch.removed",
+            Severity.INFO,
+            f"{'Would remove' if dry_run else 'Removed'} {len(removed)} leftover(s) of killed runs",
+            ", ".join(removed[:10]),
+            rank=80,
+            removed=removed,
+        )
+    return removed
 
 
 __all__ = ["good_copy", "list_backups", "stream", "verify"]

@@ -10,7 +10,11 @@ Each engine is a module with the same functions (see ``Engine``):
   count rows;
 - ``restore(alias, chunks, manifest)``: restore into the live database in one transaction, or
   not at all;
-- ``replica_lock(alias, lock_dir)``: a context manager yielding True when this process holds it.
+- ``replica_lock(alias, lock_dir)``: a context manager yielding True when this process holds it;
+- ``analyze_restored(alias, manifest) -> dict``: ANALYZE what ``restore`` loaded (``tables``,
+  ``seconds``), so the planner has statistics straight away;
+- ``sweep_scratch(alias, dry_run=False) -> list[str]``: drop the scratch databases that killed
+  restore tests left (only ones no live run holds).
 
 ``chunks`` are the *decompressed* bytes of a dump, streamed (bounded memory).
 """
@@ -71,6 +75,12 @@ class Engine(Protocol):
 
     def replica_lock(self, alias: str, lock_dir: Path) -> AbstractContextManager[bool]: ...
 
+    def analyze_restored(
+        self, alias: str, manifest: dict[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+    def sweep_scratch(self, alias: str, *, dry_run: bool = False) -> list[str]: ...
+
 
 def _pg_dump() -> ModuleType:
     from . import pg_dump
@@ -103,6 +113,11 @@ def by_name(name: str) -> Engine:
         if name in engines:
             return cast(Engine, engines[name]())
     raise CannotRun(f"backup engine {name!r} is not available in this railops version")
+
+
+def for_vendor(alias: str) -> Engine:
+    """An engine of ``alias``'s vendor, without preflight (for what every engine of it does)."""
+    return cast(Engine, next(iter(ENGINES[vendor(alias)].values()))())
 
 
 def for_alias(alias: str) -> Engine:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import hashlib
 import io
 import os
 import queue
@@ -23,13 +24,15 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
 from django.db import connections
 
-from .. import conf, redact
+from .. import conf, private_dirs, redact
+from ..child_env import child_env
 from ..redact import logger
 from ..report import CannotRun
 from .backup_engine import Dump, EngineError
@@ -75,7 +78,12 @@ def _version_of(path: str, changed: int) -> tuple[int, str] | None:
     """``path --version``, asked once per binary file (``changed``: its mtime)."""
     try:
         out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=15, check=False
+            [path, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
+            env=child_env(),
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
@@ -107,11 +115,14 @@ def preflight(alias: str) -> dict[str, Any]:
 
 
 def subprocess_env(alias: str, dbname: str | None = None) -> dict[str, str]:
-    """The environment for pg_dump/pg_restore/psql: PG* variables; nothing goes in argv."""
+    """The environment for pg_dump/pg_restore/psql: PG* variables; nothing goes in argv.
+
+    Only ``child_env``'s names and ``PG*`` reach the child: never ``DATABASE_URL`` or
+    ``SECRET_KEY``. libpq reads ambient PG* variables for Django's own connection too, so they
+    stay as defaults under the ones taken from the settings.
+    """
     settings_dict = connections[alias].settings_dict
     options = settings_dict.get("OPTIONS") or {}
-    # libpq reads PG* variables for Django's own connection too: keep them as defaults
-    env = dict(os.environ)
     mapping = {
         "PGHOST": settings_dict.get("HOST") or "",
         "PGPORT": str(settings_dict.get("PORT") or ""),
@@ -125,13 +136,12 @@ def subprocess_env(alias: str, dbname: str | None = None) -> dict[str, str]:
         "PGCONNECT_TIMEOUT": str(max(1, round(conf.get("CONNECT_TIMEOUT")))),
         "PGAPPNAME": "railops-backup",
     }
-    env.update({k: v for k, v in mapping.items() if v})
     redact.register_secret(mapping["PGPASSWORD"])
-    return env
+    return child_env({k: v for k, v in mapping.items() if v}, pg=True)
 
 
 def _no_pg_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    return child_env()
 
 
 def _raw_connection(alias: str, dbname: str | None = None) -> Any:
@@ -198,6 +208,7 @@ def open_dump(
     alias: str, schema_only: bool, exact_count_limit: int, *, allow_partial: bool = False
 ) -> Iterator[Dump]:
     """pg_dump -Fc -Z0 of ``alias`` in a snapshot shared with the row counts."""
+    private_dirs.sweep_scratch()  # what a killed run of either engine left under BACKUP_DIR
     raw = _raw_connection(alias)
     stderr = _Stderr()
     proc: subprocess.Popen[bytes] | None = None
@@ -382,27 +393,127 @@ def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None
 def restore_test(
     alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
 ) -> dict[str, int]:
-    """Restore into ``railops_verify_<random>``, count every table's rows, drop it."""
-    scratch = f"railops_verify_{secrets.token_hex(6)}"
+    """Restore into a scratch database (``scratch_database``), count every table's rows."""
+    with scratch_database(alias) as scratch:
+        argv = [*_restore_argv(), "-d", scratch]
+        _pg_restore(alias, chunks, argv, dbname=scratch, prefetch=True)
+        conn = _raw_connection(alias, scratch)
+        try:
+            with conn.cursor() as cursor:
+                counts = _row_counts(cursor, 0, exact_all=True)
+        finally:
+            conn.close()
+        return {table: info["rows"] for table, info in counts.items()}
+
+
+# -- scratch databases of restore tests -------------------------------------------------------
+
+SCRATCH_PREFIX = "railops_verify_"
+# pg_advisory_lock(class, key): the class of the locks that mark a scratch database in use.
+_SCRATCH_LOCK_CLASS = 0x7261696C  # "rail"
+
+
+def _scratch_tag(alias: str) -> str:
+    """8 hex digits naming the source database: a scratch database says whose it is."""
+    name = str(connections[alias].settings_dict.get("NAME") or "")
+    return hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
+def _scratch_lock(cursor: Any, name: str, *, wait: bool) -> bool:
+    function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+    cursor.execute(f"SELECT {function}(%s::int, hashtext(%s))::text", [_SCRATCH_LOCK_CLASS, name])
+    return bool(cursor.fetchone()[0] != "false")
+
+
+@contextlib.contextmanager
+def scratch_database(alias: str) -> Iterator[str]:
+    """A new ``railops_verify_<source tag>_<random>`` database, dropped afterwards.
+
+    A session advisory lock on the source database, taken before the CREATE and held until
+    the DROP, marks it in use: a run killed in between (SIGKILL, OOM) leaves the database but
+    its lock goes with its connection, so ``sweep_scratch`` knows it for a leftover.
+    """
+    scratch = f"{SCRATCH_PREFIX}{_scratch_tag(alias)}_{secrets.token_hex(6)}"
     admin = _raw_connection(alias)
     try:
         with admin.cursor() as cursor:
+            _scratch_lock(cursor, scratch, wait=True)
             cursor.execute(f'CREATE DATABASE "{scratch}"')
         try:
-            argv = [*_restore_argv(), "-d", scratch]
-            _pg_restore(alias, chunks, argv, dbname=scratch, prefetch=True)
-            conn = _raw_connection(alias, scratch)
-            try:
-                with conn.cursor() as cursor:
-                    counts = _row_counts(cursor, 0, exact_all=True)
-            finally:
-                conn.close()
-            return {table: info["rows"] for table, info in counts.items()}
+            yield scratch
         finally:
             with admin.cursor() as cursor:
                 cursor.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
     finally:
         admin.close()
+
+
+def sweep_scratch(alias: str, *, dry_run: bool = False) -> list[str]:
+    """Drop the scratch databases of ``alias``'s killed restore tests; their names.
+
+    Only this source database's (by the tag in the name), only those whose creator's lock is
+    free (its session is gone), only those nobody is connected to (a DROP without FORCE).
+    """
+    tag = _scratch_tag(alias)
+    pattern = f"{SCRATCH_PREFIX}{tag}\\_%"
+    admin = _raw_connection(alias)
+    removed = []
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY 1", [pattern]
+            )
+            for (name,) in cursor.fetchall():
+                if not re.fullmatch(rf"{SCRATCH_PREFIX}{tag}_[0-9a-f]{{12}}", name):
+                    continue
+                if not _scratch_lock(cursor, name, wait=False):
+                    continue  # a restore test is using it
+                try:
+                    if not dry_run:
+                        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                    removed.append(name)
+                except Exception as exc:  # still connected to: left for the next sweep
+                    logger.info("scratch database %s left in place: %s", name, exc)
+                finally:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s::int, hashtext(%s))",
+                        [_SCRATCH_LOCK_CLASS, name],
+                    )
+    finally:
+        admin.close()
+    return removed
+
+
+def analyze(cursor: Any, tables: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """ANALYZE ``tables`` ((schema, table) pairs), or the whole database; what and how long.
+
+    A restore writes rows without statistics: until autovacuum comes round, the planner
+    guesses, and db_health warns of rows "never" analyzed. pg_restore does not analyze.
+    """
+    started = time.monotonic()
+    if tables is None:
+        cursor.execute("ANALYZE")
+        cursor.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', "
+            "'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
+        )
+        count = int(cursor.fetchone()[0])
+    else:
+        for schema, table in tables:
+            cursor.execute(f"ANALYZE {_qualified(schema, table)}")
+        count = len(tables)
+    return {"tables": count, "seconds": round(time.monotonic() - started, 3)}
+
+
+def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """After ``restore``: ANALYZE the whole restored database (every table pg_restore wrote)."""
+    conn = _raw_connection(alias)
+    try:
+        with conn.cursor() as cursor:
+            return analyze(cursor)
+    finally:
+        conn.close()
 
 
 LOCK_KEY = 0x7261696C6F7073  # "railops"

@@ -31,14 +31,17 @@ The info dict ``dump`` returns (JSON-serialisable, no credentials), for the mani
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import multiprocessing
+import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from django.db import connections, router
@@ -46,6 +49,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
+from .. import private_dirs, redact
+from ..child_env import child_env
 from ..redact import logger
 from ..report import CannotRun
 from . import pg_native_stream as stream
@@ -82,13 +87,15 @@ _after_table: Callable[[str], None] | None = None
 
 
 class PartialBackup(Exception):
-    """The database has tables that no migration creates; the backup would miss them."""
+    """The database holds what the native engine cannot restore; the backup would miss it."""
 
-    def __init__(self, tables: list[str]) -> None:
+    def __init__(self, tables: list[str], kinds: dict[str, str] | None = None) -> None:
         self.tables = tables
+        kinds = kinds or {}
+        named = ", ".join(f"{t} ({kinds[t]})" if t in kinds else t for t in tables)
         super().__init__(
-            f"{len(tables)} table(s) are not created by the migrations and would not be backed "
-            f"up by the native engine: {', '.join(tables)}. Back up with pg_dump "
+            f"{len(tables)} object(s) are not created by the migrations and would not be backed "
+            f"up by the native engine: {named}. Back up with pg_dump "
             "(RAILOPS BACKUP_ENGINE 'pg_dump'), or accept a partial backup with --allow-partial."
         )
 
@@ -212,6 +219,197 @@ def _sequences(cur: Any, tables: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+# -- what a pg_dump would hold that the migrations do not rebuild ------------------------------
+
+# Schemas no dump holds (pg_dump leaves them out too).
+_SYSTEM_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'"
+_KINDS = {
+    "r": "table",
+    "p": "partitioned table",
+    "v": "view",
+    "m": "materialized view",
+    "S": "sequence",
+    "f": "foreign table",
+}
+_AUTO_FIELDS = {"AutoField", "BigAutoField", "SmallAutoField"}
+
+
+@dataclass
+class Coverage:
+    """What the migrations rebuild, as the dump sees it (see ``coverage``)."""
+
+    tables: list[str]  # current-schema tables to COPY
+    columns: dict[str, list[str]]  # table -> the columns the migrations create
+    auto_columns: set[tuple[str, str]]  # (table, column) of auto fields: their sequences
+    run_sql: str  # the applied migrations' RunSQL text, lowercased
+    not_covered: list[str] = field(default_factory=list)
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def refuse(self, name: str, kind: str) -> None:
+        if name not in self.kinds:
+            self.not_covered.append(name)
+            self.kinds[name] = kind
+
+    def mentioned(self, name: str) -> bool:
+        """True when an applied migration's RunSQL names ``name`` (so migrating recreates it)."""
+        return re.search(rf"(?<![\w$]){re.escape(name.lower())}(?![\w$])", self.run_sql) is not None
+
+
+def _run_sql_text(loader: MigrationLoader, applied: set[tuple[str, str]]) -> str:
+    """The SQL of every RunSQL in the ``applied`` migrations, lowercased, one string."""
+    from django.db.migrations.operations import RunSQL, SeparateDatabaseAndState
+
+    parts: list[str] = []
+
+    def collect(operations: list[Any]) -> None:
+        for operation in operations:
+            if isinstance(operation, SeparateDatabaseAndState):
+                collect(list(operation.database_operations))
+            elif isinstance(operation, RunSQL):
+                sql = operation.sql
+                items = [sql] if isinstance(sql, str) else list(sql)
+                for item in items:
+                    parts.append(str(item[0] if isinstance(item, list | tuple) else item))
+
+    for key in sorted(applied):
+        migration = loader.graph.nodes.get(key)
+        if migration is not None:
+            collect(list(migration.operations))
+    return "\n".join(parts).lower()
+
+
+def coverage(alias: str, applied: set[tuple[str, str]]) -> Coverage:
+    """The tables and columns the ``applied`` migrations create, and their RunSQL."""
+    loader = _loader(alias)
+    nodes = [key for key in applied if key in loader.graph.nodes]
+    columns: dict[str, list[str]] = {}
+    auto: set[tuple[str, str]] = set()
+    if nodes:
+        state = loader.graph.make_state(nodes=nodes, at_end=True)
+        for model in state.apps.get_models(include_auto_created=True):
+            meta = model._meta
+            if not (
+                meta.can_migrate(connections[alias]) and router.allow_migrate_model(alias, model)
+            ):
+                continue
+            fields = [f for f in meta.local_concrete_fields if f.column]
+            columns[meta.db_table] = [str(f.column) for f in fields]
+            auto |= {
+                (meta.db_table, str(f.column))
+                for f in fields
+                if f.get_internal_type() in _AUTO_FIELDS
+            }
+    return Coverage(sorted(columns), columns, auto, _run_sql_text(loader, applied))
+
+
+def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
+    """Add to ``cover.not_covered`` all a pg_dump would hold that restoring would not rebuild.
+
+    - every object of another schema (the engine copies the current schema only), and each
+      such schema itself; a schema holding only an extension's own objects is the
+      extension's (``CREATE EXTENSION`` rebuilds it) and is left out, as are extension members;
+    - partitioned tables (and their partitions): COPY cannot read a partitioned table whole;
+    - views, materialized views and sequences no applied RunSQL creates (owned sequences of
+      auto fields excepted: the migrations create those);
+    - columns of covered tables that the migrations do not create (generated ones included).
+    """
+    member = (
+        "EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = %s::regclass AND e.objid = {oid} "
+        "AND e.refclassid = 'pg_extension'::regclass AND e.deptype = 'e')"
+    )
+    cur.execute(
+        "SELECT n.nspname, c.relname, c.relkind, c.relispartition, "
+        "n.nspname = current_schema() FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE {_SYSTEM_SCHEMAS} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+        f"AND NOT {member.format(oid='c.oid')} ORDER BY 1, 2",
+        ["pg_class"],
+    )
+    relations = cur.fetchall()
+    cur.execute(
+        "SELECT n.nspname FROM pg_namespace n "
+        f"WHERE {_SYSTEM_SCHEMAS} AND n.nspname NOT IN (current_schema(), 'public') "
+        f"AND NOT {member.format(oid='n.oid')} "
+        "AND NOT EXISTS (SELECT 1 FROM pg_extension x WHERE x.extnamespace = n.oid "
+        "AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND NOT "
+        f"{member.format(oid='c.oid')})) ORDER BY 1",
+        ["pg_namespace", "pg_class"],
+    )
+    for (schema,) in cur.fetchall():
+        cover.refuse(f"schema {schema}", "a schema the native engine does not copy")
+    owned = _owned_sequences(cur)
+    for schema, name, kind, partition, current in relations:
+        label = _KINDS[kind]
+        if not current:
+            cover.refuse(f"{schema}.{name}", f"{label} in schema {schema}")
+        elif kind == "p" or partition:
+            cover.refuse(name, "partition" if partition else label)
+        elif kind in ("v", "m") and not cover.mentioned(name):
+            cover.refuse(name, f"{label} no migration creates")
+        elif kind == "S":
+            owner = owned.get(name)
+            if owner in cover.auto_columns or cover.mentioned(name):
+                continue  # the migrations create it; its value is in the dump
+            if owner and owner[0] not in cover.columns and owner[0] in present:
+                continue  # it goes with its table, which is refused by name
+            cover.refuse(name, f"sequence owned by {owner[0]}.{owner[1]}" if owner else "sequence")
+    for table in present:
+        if table not in cover.columns:
+            continue
+        expected = set(cover.columns[table])
+        for column in _all_columns(cur, table):
+            if column not in expected:
+                cover.refuse(f"{table}.{column}", "column no migration creates")
+
+
+def _owned_sequences(cur: Any) -> dict[str, tuple[str, str]]:
+    """Current-schema sequences owned by a column (serial, identity, OWNED BY): name -> owner."""
+    cur.execute(
+        "SELECT s.relname, t.relname, a.attname FROM pg_depend d "
+        "JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
+        "JOIN pg_namespace n ON n.oid = s.relnamespace AND n.nspname = current_schema() "
+        "JOIN pg_class t ON t.oid = d.refobjid "
+        "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid "
+        "WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass "
+        "AND d.deptype IN ('a', 'i')"
+    )
+    return {sequence: (table, column) for sequence, table, column in cur.fetchall()}
+
+
+def _all_columns(cur: Any, table: str) -> list[str]:
+    cur.execute(
+        "SELECT a.attname FROM pg_attribute a "
+        "WHERE a.attrelid = (quote_ident(current_schema()) || '.' || quote_ident(%s))::regclass "
+        "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        [table],
+    )
+    return [row[0] for row in cur.fetchall()]
+
+
+def _standalone_sequences(cur: Any, cover: Coverage, owned: set[str]) -> dict[str, dict[str, Any]]:
+    """Current-schema sequences an applied RunSQL creates (not owned by a dumped column)."""
+    cur.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind = 'S' ORDER BY 1"
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for (name,) in cur.fetchall():
+        if name in owned or name in cover.kinds or not cover.mentioned(name):
+            continue
+        cur.execute(f"SELECT last_value, is_called FROM {quote(name)}")
+        value, is_called = cur.fetchone()
+        found[name] = {"value": int(value), "is_called": bool(is_called), "table": None}
+    return found
+
+
+def _populated_matviews(cur: Any, cover: Coverage) -> list[str]:
+    cur.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind = 'm' AND c.relispopulated ORDER BY 1"
+    )
+    return [name for (name,) in cur.fetchall() if name not in cover.kinds]
+
+
 # -- dump --------------------------------------------------------------------------------------
 
 
@@ -330,18 +528,35 @@ def _balance(
     return shares
 
 
-def _dump_share(
-    kwargs: dict[str, Any], snapshot_id: str, share: dict[str, list[str]], path: str
+def dump_share(
+    kwargs: dict[str, Any], snapshot_id: str, share: dict[str, list[str]], target: BinaryIO
 ) -> dict[str, int]:
-    """In a worker process: dump ``share`` into the file ``path`` from the shared snapshot."""
+    """In a worker process: dump ``share`` into ``target`` from the shared snapshot."""
     import psycopg
 
-    with psycopg.connect(**kwargs) as conn, open(path, "wb") as target:
+    with psycopg.connect(**kwargs) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute("SET TRANSACTION SNAPSHOT " + _literal(snapshot_id))
         counts = _dump_tables(conn, target, share)
         conn.rollback()
     return counts
+
+
+def _start_worker(job: dict[str, Any], stderr: Any) -> subprocess.Popen[bytes]:
+    """``python -m railops_django.db.pg_native_worker`` with a clean environment, fed ``job``."""
+    env = child_env({"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "railops_django.db.pg_native_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env=env,
+        close_fds=True,
+    )
+    assert proc.stdin is not None
+    with proc.stdin:
+        proc.stdin.write(json.dumps(job).encode())
+    return proc
 
 
 def _run_workers(
@@ -358,29 +573,50 @@ def _run_workers(
     Worker processes, not threads: reading COPY row by row is Python work that holds the GIL,
     so threads measured no faster than one connection. This process dumps the largest share
     straight into ``out`` (so ``out``'s compression overlaps with the workers); each other
-    worker writes its share to a temporary file on disk (never memory), appended to ``out``
-    in 1 MiB chunks when it is done. The connection settings reach the workers pickled
-    through multiprocessing's pipe, never through argv or the environment.
+    worker writes its share to a 0600 scratch file under ``BACKUP_DIR`` (never memory),
+    appended to ``out`` in 1 MiB chunks when it is done. A worker gets the connection settings
+    on its stdin, never through argv or the environment, and dies with this process (see
+    ``pg_native_worker``); what a killed run leaves is removed by the next create or cleanup
+    (``private_dirs.sweep_scratch``).
     """
     shares = _balance(tables, sizes, workers)
     kwargs = connect_kwargs(alias)
-    context = multiprocessing.get_context("spawn")
-    with (
-        tempfile.TemporaryDirectory(prefix="railops-native-") as scratch,
-        concurrent.futures.ProcessPoolExecutor(workers - 1, mp_context=context) as pool,
-    ):
-        paths = [os.path.join(scratch, f"share-{i}") for i in range(1, workers)]
-        futures = [
-            pool.submit(_dump_share, kwargs, snapshot_id, share, path)
-            for share, path in zip(shares[1:], paths, strict=True)
-        ]
+    scratch = private_dirs.scratch_dir("native")
+    procs: list[tuple[subprocess.Popen[bytes], str, Any]] = []
+    try:
+        for index, share in enumerate(shares[1:], start=1):
+            path = str(scratch / f"share-{index}")
+            job = {
+                "parent": os.getpid(),
+                "kwargs": kwargs,
+                "snapshot": snapshot_id,
+                "share": share,
+                "path": path,
+            }
+            errors = tempfile.TemporaryFile(dir=scratch)  # noqa: SIM115 (closed in finally)
+            procs.append((_start_worker(job, errors), path, errors))
         counts = _dump_tables(conn, out, shares[0])
-        for future, path in zip(futures, paths, strict=True):
-            counts.update(future.result())
+        for proc, path, errors in procs:
+            assert proc.stdout is not None
+            result = proc.stdout.read()
+            if proc.wait() != 0:
+                errors.seek(0)
+                message = redact.mask_process_output(errors.read()[-2000:]).strip()
+                raise RuntimeError(f"a dump worker failed: {message or proc.returncode}")
+            counts.update({str(k): int(v) for k, v in json.loads(result).items()})
             with open(path, "rb") as part:
                 shutil.copyfileobj(part, out, stream.CHUNK)
             os.unlink(path)
-    return counts
+        return counts
+    finally:
+        for proc, _path, errors in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+            errors.close()
+        private_dirs.remove_scratch(scratch)
 
 
 def _literal(value: str) -> str:
@@ -411,14 +647,21 @@ def dump(
 
             migrations = _applied(cur)
             present = _schema_tables(cur)
-            covered = set(covered_tables(alias, _as_keys(migrations)))
+            cover = coverage(alias, _as_keys(migrations))
+            covered = set(cover.tables)
             if migrations:
                 covered.add(MIGRATIONS_TABLE)
-            not_covered = [t for t in present if t not in covered]
+                cover.columns[MIGRATIONS_TABLE] = _all_columns(cur, MIGRATIONS_TABLE)
+                cover.auto_columns.add((MIGRATIONS_TABLE, "id"))  # the recorder's own serial
+            _check_coverage(cur, cover, present)
+            for table in present:
+                if table not in covered:
+                    cover.refuse(table, "table no migration creates")
+            not_covered = cover.not_covered
             missing = sorted(covered - set(present))
             if not_covered and not allow_partial:
-                raise PartialBackup(not_covered)
-            dumped = [t for t in present if t in covered]
+                raise PartialBackup(not_covered, cover.kinds)
+            dumped = [t for t in present if t in covered and t not in cover.kinds]
             if dumped:
                 # Hold off schema changes (a concurrent migrate) until the dump is done; writes
                 # go on. The lock timeout keeps a backup from queueing behind a long migration.
@@ -426,8 +669,17 @@ def dump(
                 cur.execute(
                     "LOCK TABLE " + ", ".join(quote(t) for t in dumped) + " IN ACCESS SHARE MODE"
                 )
-            tables = {table: _columns(cur, table) for table in dumped}
-            sequences = _sequences(cur, dumped)
+            tables = {
+                table: [c for c in _columns(cur, table) if f"{table}.{c}" not in cover.kinds]
+                for table in dumped
+            }
+            sequences = {
+                name: meta
+                for name, meta in _sequences(cur, dumped).items()
+                if name not in cover.kinds
+            }
+            sequences.update(_standalone_sequences(cur, cover, set(sequences)))
+            matviews = _populated_matviews(cur, cover)
             sizes = _table_sizes(cur, dumped)
             workers = max(1, min(int(workers), len(tables)))
             snapshot_id = ""
@@ -464,7 +716,9 @@ def dump(
         "migrations": migrations,
         "tables": {t: {"rows": counts[t], "columns": tables[t]} for t in tables},
         "sequences": sequences,
+        "matviews": matviews,
         "not_covered": not_covered,
+        "not_covered_kinds": cover.kinds,
         "missing": missing,
         "server_version": server_version,
         "workers": workers,
@@ -610,6 +864,12 @@ def _drop_indexes(cur: Any, tables: list[str]) -> list[str]:
 
 def _set_sequences(cur: Any, sequences: dict[str, dict[str, Any]]) -> None:
     for name, sequence in sequences.items():
+        if sequence.get("table") is None:  # created by a migration's RunSQL: found by name
+            cur.execute(
+                "SELECT setval(%s::regclass, %s, %s)",
+                [quote(name), sequence["value"], sequence["is_called"]],
+            )
+            continue
         cur.execute(
             "SELECT coalesce(pg_get_serial_sequence(%s, %s), %s)",
             [quote(sequence["table"]), sequence["column"], quote(name)],
@@ -686,6 +946,9 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                     for statement in rebuild:
                         cur.execute(statement)
                 _set_sequences(cur, info.get("sequences") or {})
+                for view in info.get("matviews") or []:
+                    # Rebuilt by a migration over empty tables: filled again, as pg_restore does.
+                    cur.execute(f"REFRESH MATERIALIZED VIEW {quote(view)}")
                 wrong = {
                     t: (counts.get(t), meta["rows"])
                     for t, meta in info["tables"].items()

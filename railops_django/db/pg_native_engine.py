@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, cast
 
 from django.db import connections
 
-from .. import conf
+from .. import conf, private_dirs
 from ..redact import logger
 from ..report import CannotRun
 from . import pg_dump, pg_native
@@ -81,6 +81,7 @@ def open_dump(
             "migrations (every backup records their state): install postgresql-client or drop "
             "--schema-only-backup"
         )
+    private_dirs.sweep_scratch()  # what a killed run left (its workers' scratch files)
     read_fd, write_fd = os.pipe()
     failure: list[BaseException] = []
     info: dict[str, Any] = {}
@@ -176,13 +177,9 @@ def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None
 def restore_test(
     alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
 ) -> dict[str, int]:
-    """Restore into ``railops_verify_<random>`` through a temporary alias, count rows, drop it."""
-    scratch = f"railops_verify_{secrets.token_hex(6)}"
+    """Restore into a scratch database through a temporary alias, count rows, drop it."""
     temp_alias = f"railops_verify_{secrets.token_hex(4)}"
-    admin = pg_dump._raw_connection(alias)
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{scratch}"')
+    with pg_dump.scratch_database(alias) as scratch:
         connections.settings[temp_alias] = {**connections[alias].settings_dict, "NAME": scratch}
         try:
             restore(temp_alias, chunks, manifest)
@@ -197,11 +194,26 @@ def restore_test(
             connections[temp_alias].close()
             del connections[temp_alias]
             connections.settings.pop(temp_alias, None)
-            with admin.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+            logger.debug("native restore test of %s done", alias)
+
+
+def sweep_scratch(alias: str, *, dry_run: bool = False) -> list[str]:
+    """The scratch databases of killed restore tests, dropped (see ``pg_dump.sweep_scratch``)."""
+    return pg_dump.sweep_scratch(alias, dry_run=dry_run)
+
+
+def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """ANALYZE the tables the restore loaded (``engine_info.tables``)."""
+    tables = list(_info(manifest).get("tables") or {})
+    conn = pg_dump._raw_connection(alias)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT current_schema()")
+            schema = cursor.fetchone()[0]
+            pairs = [tuple(t.split(".", 1)) if "." in t else (schema, t) for t in tables]
+            return pg_dump.analyze(cursor, [(p[0], p[-1]) for p in pairs])
     finally:
-        admin.close()
-        logger.debug("native restore test of %s done", alias)
+        conn.close()
 
 
 def replica_lock(alias: str, lock_dir: Path) -> contextlib.AbstractContextManager[bool]:

@@ -14,12 +14,15 @@ import fcntl
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from django.db import connections
 
+from .. import private_dirs
+from ..private_dirs import private_dir
 from ..report import CannotRun
 from .backup_engine import Dump, EngineError
 
@@ -63,14 +66,16 @@ def row_counts(db: sqlite3.Connection) -> dict[str, int]:
 
 @contextlib.contextmanager
 def _temp_db() -> Iterator[str]:
-    fd, path = tempfile.mkstemp(prefix="railops-sqlite-", suffix=".sqlite3")  # 0600
+    # Under BACKUP_DIR (0700), not /tmp: a killed run's copy is swept by the next create or
+    # cleanup (private_dirs.sweep_scratch).
+    private_dirs.sweep_scratch()
+    scratch = private_dirs.scratch_dir("sqlite")
+    fd, path = tempfile.mkstemp(prefix="copy-", suffix=".sqlite3", dir=scratch)  # 0600
     os.close(fd)
     try:
         yield path
     finally:
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path + suffix)
+        private_dirs.remove_scratch(scratch)
 
 
 def _read_file(path: str) -> Iterator[bytes]:
@@ -163,10 +168,33 @@ def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None
             target.close()
 
 
+def sweep_scratch(alias: str, *, dry_run: bool = False) -> list[str]:
+    """SQLite restore tests use unnamed-on-exit temporary files: no scratch databases."""
+    return []
+
+
+def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """ANALYZE the restored file: the planner's statistics (sqlite_stat1) for every index."""
+    started = time.monotonic()
+    db = sqlite3.connect(_path(alias), timeout=30)
+    try:
+        db.execute("ANALYZE")
+        db.commit()
+        tables = len(row_counts(db))
+    except sqlite3.Error as exc:
+        raise EngineError(f"ANALYZE of {_path(alias)} failed: {exc}") from exc
+    finally:
+        db.close()
+    return {"tables": tables, "seconds": round(time.monotonic() - started, 3)}
+
+
 @contextlib.contextmanager
 def replica_lock(alias: str, lock_dir: Path) -> Iterator[bool]:
     """A lock file next to the backups (SQLite has no advisory locks)."""
-    lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    created = not lock_dir.exists()
+    private_dir(lock_dir)
+    if created:  # lock_dir is BACKUP_DIR: the default one is kept out of git
+        private_dirs.keep_default_out_of_git(lock_dir)
     fd = os.open(lock_dir / ".railops-backup.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:

@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from .. import conf, platform, redact
 from ..backup import BackupFailed, create
+from ..child_env import child_env
 from ..db import connection as dbconn
 from ..diagnose import static_probes
 from ..diagnose.edge import replay
@@ -66,6 +67,7 @@ def git_findings(ctx: Context) -> list[Finding]:
             text=True,
             timeout=GIT_TIMEOUT_S,
             check=True,
+            env=child_env(keep=[name for name in os.environ if name.startswith("GIT_")]),
         ).stdout.strip()
 
     try:

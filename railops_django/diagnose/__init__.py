@@ -78,6 +78,7 @@ def probes() -> list[Probe]:
         Probe("static", "whitenoise", lambda ctx: static.whitenoise()),
         Probe("static", "manifest", static.manifest, timeout=5.0),
         Probe("application", "template_syntax", templates.template_syntax, timeout=5.0),
+        Probe("static", "backup_dir_in_git", lambda ctx: static.backup_dir_in_git(), timeout=5.0),
         Probe("database", "connect", database.connect, timeout=5.0),
         Probe("database", "migrations", database.migrations, timeout=5.0, needs_database=True),
         Probe("database", "schema_drift", database.schema_drift, timeout=5.0, needs_database=True),

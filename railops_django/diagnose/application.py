@@ -11,6 +11,7 @@ import time
 from django.conf import settings
 
 from .. import platform, redact
+from ..child_env import child_env
 from ..report import Finding, Severity
 from . import deploy_config, edge
 from .runner import Context
@@ -40,11 +41,16 @@ class WsgiImport:
         self.proc: subprocess.Popen[str] | None = None
         if not self.target or not module:
             return
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": module,
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        }
+        # The import runs the project's own settings, which read the project's variables
+        # (SECRET_KEY, DATABASE_URL...): it keeps them, as gunicorn would. Only railops's own
+        # RAILOPS_* variables (webhook URL, metrics token) stay out: settings do not need them.
+        env = child_env(
+            {
+                "DJANGO_SETTINGS_MODULE": module,
+                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+            },
+            keep=[name for name in os.environ if not name.startswith("RAILOPS_")],
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _IMPORT, self.target],
             stdout=subprocess.DEVNULL,

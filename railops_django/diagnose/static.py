@@ -204,3 +204,66 @@ def manifest(ctx: Context) -> list[Finding]:
         )
         for p, where in sorted(missing.items())
     ]
+
+
+def _work_tree(path: Path) -> Path | None:
+    """The git work tree that holds ``path`` (a ``.git`` directory or file above it), or None."""
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def _ignored_by_git(root: Path, directory: Path) -> bool:
+    """True when git would not add a dump written in ``directory``."""
+    own = directory / ".gitignore"
+    try:
+        if "*" in (line.strip() for line in own.read_text(encoding="utf-8").splitlines()):
+            return True
+    except OSError:
+        pass
+    import shutil
+    import subprocess
+
+    from ..child_env import child_env
+
+    if shutil.which("git") is None:
+        return False
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "check-ignore", "-q", str(directory / "x.manifest.json")],
+            capture_output=True,
+            timeout=5,
+            check=False,
+            env=child_env(),
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def backup_dir_in_git() -> list[Finding]:
+    """BACKUP_DIR inside the project's git work tree, where ``git add -A`` commits the dumps."""
+    from .. import conf
+    from ..report import CannotRun
+
+    try:
+        directory = Path(conf.get("BACKUP_DIR")).resolve()
+    except (CannotRun, OSError):
+        return []  # a bad setting is the settings probes' finding
+    root = _work_tree(directory)
+    if root is None or _ignored_by_git(root, directory):
+        return []
+    return [
+        Finding(
+            id="diagnose.static.backup_dir_in_git",
+            severity=Severity.WARNING,
+            title=f"BACKUP_DIR {directory} is inside the git work tree {root}",
+            detail="Dumps hold the whole database: 'git add -A' would commit them, and "
+            "railway_deploy counts them as uncommitted changes.",
+            fix=f"echo '*' > {directory / '.gitignore'} (or point RAILOPS_BACKUP_DIR outside "
+            "the project, on Railway at a volume).",
+            rank=40,
+            data={"backup_dir": str(directory), "work_tree": str(root)},
+        )
+    ]

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.migrations import operations as ops
 
-from .. import conf, redact, render
+from .. import private_dirs, redact, render
 from .plan import ZERO, Step, current_state, executor, pending_migrations
 
 
@@ -103,7 +103,7 @@ def rollback_plan(
 def write(plan: dict[str, Any], alias: str) -> Path:
     """Store the plan as ``BACKUP_DIR/rollback-plans/<alias>-<UTC stamp>.json`` (mode 0600)."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = Path(conf.get("BACKUP_DIR")) / "rollback-plans" / f"{alias}-{stamp}.json"
+    path = private_dirs.backup_dir() / "rollback-plans" / f"{alias}-{stamp}.json"
     content = json.dumps(redact.mask_value(plan), indent=2)  # masked values, then serialised
     render.write_private_file(path, content + "\n")
     return path

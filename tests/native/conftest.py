@@ -1,4 +1,4 @@
-"""Scratch PostgreSQL databases (``railops_native_*``) for the native engine's tests.
+"""Scratch PostgreSQL databases (``<database>_native_*``) for the native engine's tests.
 
 Each scratch database gets a temporary connection alias, is migrated in-process with
 ``call_command("migrate")`` and is dropped afterwards.
@@ -94,7 +94,10 @@ class Scratch:
 
 
 def _name() -> str:
-    return f"railops_native_{uuid.uuid4().hex[:10]}"
+    # Named after the run's own database (railops_native_* when it is "railops"), so parallel
+    # runs on one server each create and drop only their own.
+    base = str(connections.settings["default"].get("NAME") or "railops").removeprefix("test_")
+    return f"{base[:30]}_native_{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="session")
