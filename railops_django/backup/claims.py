@@ -64,8 +64,10 @@ def _try_lock(alias: str) -> Iterator[bool]:
 
 
 @contextlib.contextmanager
-def backup_lock(alias: str, wait_s: float = WAIT_S) -> Iterator[bool]:
-    """Hold ``alias``'s backup lock, waiting up to ``wait_s``; yields False when it stayed held."""
+def backup_lock(alias: str, wait_s: float | None = None) -> Iterator[bool]:
+    """Hold ``alias``'s backup lock, waiting up to ``wait_s`` (default WAIT_S); yields False
+    when another process kept it that long."""
+    wait_s = WAIT_S if wait_s is None else wait_s
     if _held.get(alias):
         _held[alias] += 1
         try:
