@@ -88,10 +88,13 @@ OFFSITE_FIX = (
 )
 
 
+MOUNTS = Path("/proc/mounts")
+
+
 def _mount_type(path: Path) -> str:
     """The filesystem type of the mount that holds ``path`` (from /proc/mounts), or ''."""
     try:
-        lines = Path("/proc/mounts").read_text().splitlines()
+        lines = MOUNTS.read_text().splitlines()
     except OSError:
         return ""
     target = str(path.resolve())
