@@ -24,6 +24,11 @@ from .archive import FORMAT, TIERS, dump_name, manifest_name
 from .storage import Place
 
 SHA256 = re.compile("[0-9a-f]{64}")
+ROLLBACK_PLAN = ".rollback-plan.json"  # next to the manifest: the way back from a deploy
+
+
+def rollback_plan_name(name: str) -> str:
+    return f"{name}{ROLLBACK_PLAN}"
 
 
 @dataclass
@@ -248,7 +253,11 @@ def scan(places: list[Place] | None = None) -> Scan:
     found = Scan()
     for place in places:
         for filename in storage.files(place):
-            if not filename.endswith(".json") or filename.startswith("."):
+            if (
+                not filename.endswith(".json")
+                or filename.startswith(".")
+                or filename.endswith(ROLLBACK_PLAN)
+            ):
                 continue
             try:
                 manifest = _read_manifest(place, filename)
@@ -360,6 +369,36 @@ def decompressed(chunks: Iterator[bytes], expect: dict[str, Any] | None = None) 
         raise EngineError(f"the archive does not decompress: {exc}") from exc
     if not decomp.eof:
         raise EngineError("the archive is truncated: its zstd frame does not end")
+
+
+def attach_rollback_plan(name: str, body: bytes) -> list[str]:
+    """Store a rollback plan next to backup ``name`` in every storage that holds its manifest.
+
+    Returns the storages written; StorageError when one of them could not be.
+    """
+    written = []
+    for place in storage.configured():
+        if storage.exists(place, manifest_name(name)):
+            storage.save_bytes(place, rollback_plan_name(name), body)
+            written.append(place.label)
+    return written
+
+
+def read_rollback_plan(backup: Backup) -> dict[str, Any] | None:
+    """The rollback plan stored next to ``backup``, from the first storage that has one."""
+    for label in backup.places:
+        place = place_by_label(label)
+        if place is None or not storage.exists(place, rollback_plan_name(backup.name)):
+            continue
+        try:
+            with storage.open_file(place, rollback_plan_name(backup.name)) as fh:
+                data = json.loads(fh.read())
+        except (OSError, ValueError) as exc:
+            logger.warning("unreadable rollback plan of %s in %s: %s", backup.name, label, exc)
+            continue
+        if isinstance(data, dict):
+            return data
+    return None
 
 
 def save_manifest(backup: Backup) -> None:

@@ -18,7 +18,7 @@ from ..redact import logger
 from ..report import ACTION, Report, Severity
 from . import storage
 from .archive import manifest_name
-from .catalog import Backup, bad_manifest_findings, scan, select
+from .catalog import Backup, bad_manifest_findings, rollback_plan_name, scan, select
 from .storage import StorageError
 
 SPECIAL = ("emergency", "predeploy")
@@ -149,7 +149,8 @@ def cleanup(
             continue
         backup = backups[decision.name]
         # manifest first: the backup stops counting before its dump goes
-        owned = [f for f in (manifest_name(backup.name), backup.file) if not _owned_by(f, standing)]
+        files = (manifest_name(backup.name), backup.file, rollback_plan_name(backup.name))
+        owned = [f for f in files if not _owned_by(f, standing)]
         for place in places:
             for filename in owned:
                 if not storage.exists(place, filename):

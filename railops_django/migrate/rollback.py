@@ -106,4 +106,11 @@ def write(plan: dict[str, Any], alias: str) -> Path:
     path = Path(conf.get("BACKUP_DIR")) / "rollback-plans" / f"{alias}-{stamp}.json"
     content = json.dumps(redact.mask_value(plan), indent=2, default=str)
     render.write_private_file(path, redact.mask_text(content) + "\n")
+    if plan.get("backup"):  # and next to its backup, in every storage that holds it
+        from ..backup.catalog import attach_rollback_plan
+
+        try:
+            attach_rollback_plan(str(plan["backup"]), (redact.mask_text(content) + "\n").encode())
+        except Exception as exc:  # the local copy above stands
+            redact.logger.warning("rollback plan not stored next to %s: %s", plan["backup"], exc)
     return path
