@@ -262,7 +262,7 @@ def scan(places: list[Place] | None = None) -> Scan:
             try:
                 manifest = _read_manifest(place, filename)
             except ManifestInvalid as exc:
-                logger.warning("invalid manifest %s in %s: %s", filename, place.label, exc)
+                logger.info("invalid manifest %s in %s: %s", filename, place.label, exc)
                 found.bad.append(BadManifest(filename, place.label, str(exc)))
                 continue
             backup = found.backups.setdefault(manifest["name"], Backup(manifest["name"], manifest))
@@ -323,13 +323,12 @@ def find(name: str | None, alias: str | None = None, *, latest: bool = False) ->
             raise CannotRun(
                 f"no good backup of {where} exists yet"
                 + (
-                    f" ({others} backup(s) of other databases are not used by --latest: name "
-                    "one to restore it)"
+                    f" ({others} backup(s) of other databases are not used by --latest: "
+                    "'backup list --all' shows them)"
                     if others
                     else ""
                 )
-                + ": run 'python manage.py backup create' first (and 'backup list' to see "
-                "what exists)"
+                + ": run 'python manage.py backup create' first"
             )
         return backups[0]
     found = scan()

@@ -43,8 +43,7 @@ def claim_file(name: str) -> str:
 
 
 @contextlib.contextmanager
-def _try_lock(alias: str) -> Iterator[bool]:
-    engine = backup_engine.for_alias(alias)
+def _try_lock(alias: str, engine: backup_engine.Engine) -> Iterator[bool]:
     try:
         manager = engine.replica_lock(alias, Path(conf.get("BACKUP_DIR")))
         held = manager.__enter__()
@@ -76,10 +75,11 @@ def backup_lock(alias: str, wait_s: float | None = None) -> Iterator[bool]:
             _held[alias] -= 1
         return
     deadline = time.monotonic() + wait_s
+    engine = backup_engine.for_alias(alias)
     with contextlib.ExitStack() as stack:
         while True:
             attempt = contextlib.ExitStack()
-            if attempt.enter_context(_try_lock(alias)):
+            if attempt.enter_context(_try_lock(alias, engine)):
                 stack.push(attempt)
                 break
             attempt.close()

@@ -27,7 +27,7 @@ def _others(backups: int, mine: int, report: Report, command: str) -> None:
             f"{backups - mine} backup(s) of other databases are not {command}",
             "Backups are matched to the database in use by their recorded identity (vendor, "
             "host, port, name, system identifier or file path).",
-            "Point DATABASE_URL (or --database) at the other database to see them.",
+            "python manage.py backup list --all lists every database's backups.",
             rank=80,
         )
 

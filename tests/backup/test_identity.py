@@ -168,6 +168,12 @@ def test_second_database__sees_only_its_own_backups(backup_dir, shop_data, secon
     assert "backup.report.size_jump" not in ids
     assert json.loads(out)["tiers"][0]["newest"] == second
 
+    code, out, err = _start(
+        backup_dir, second_database, "backup", "list", "--all", "--format", "json"
+    )
+    assert code == 0, out + err
+    assert {b["name"] for b in json.loads(out)["backups"]} == {*first, second}
+
     # and the first database, in this process, still sees exactly its own
     assert {b.name for b in backup.list_backups("default")} == set(first)
     assert not any(f.id == "backup.report.size_jump" for f in overview.report("default").findings)

@@ -30,7 +30,7 @@ class Command(RailopsCommand):
         )
         parser.add_argument("--if-due", action="store_true", help="create: only when due")
         parser.add_argument("--latest", action="store_true", help="the newest good backup")
-        parser.add_argument("--all", action="store_true", dest="all_backups", help="verify all")
+        parser.add_argument("--all", action="store_true", dest="all_backups", help="every backup")
         parser.add_argument("--restore-test", action="store_true", help="verify by restoring")
         parser.add_argument("--noinput", "--no-input", action="store_false", dest="interactive")
         parser.add_argument("--force", action="store_true", help="restore despite migrations")
@@ -59,8 +59,8 @@ class Command(RailopsCommand):
                 progress=progress,
                 dry_run=options["dry_run"],
             )
-        if action == "list":
-            return overview.listing(alias)
+        if action == "list":  # --all: the backups of every database, not only this one's
+            return overview.listing(None if options["all_backups"] else alias)
         if action == "report":
             return overview.report(alias)
         if action == "verify":
