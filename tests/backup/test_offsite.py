@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
@@ -17,6 +18,16 @@ from tests.utils import run_command
 
 
 def _s3(endpoint: str) -> dict[str, object]:
+    """STORAGES entry for the moto bucket, emptied first (moto's state outlives a server)."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=obj["Key"])
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
