@@ -154,3 +154,35 @@ def test_backup_lock_held_elsewhere__create_refuses_cleanly_daemon_skips(
         holder.kill()
         holder.communicate(timeout=30)
     assert backup.create().name  # released with its holder
+
+
+def test_claim__a_name_claimed_elsewhere_is_skipped_and_a_stale_claim_is_cleaned(
+    backup_dir, shop_data
+):
+    from datetime import UTC, datetime
+
+    from railops_django.backup import archive, retention, storage
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    places = storage.configured()
+    base = f"default-{when.strftime(archive.STAMP)}-manual"
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    stale = backup_dir / claims.claim_file(base)
+    stale.write_text("12345 killed")  # a create that was killed after claiming
+    held = claims.claim("default", when, "manual", places, archive.STAMP)
+    try:
+        assert held.name == f"{base}-2"
+        assert (backup_dir / claims.claim_file(held.name)).stat().st_mode & 0o777 == 0o600
+        again = claims.claim("default", when, "manual", places, archive.STAMP)
+        assert again.name == f"{base}-3"
+        again.release()
+    finally:
+        held.release()
+    assert not (backup_dir / claims.claim_file(f"{base}-2")).exists()
+    retention.cleanup()
+    assert stale.exists()  # young: it may belong to a running create
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    report = retention.cleanup()
+    assert not stale.exists()
+    assert any(f.id == "backup.cleanup.leftover" for f in report.findings)
