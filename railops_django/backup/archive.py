@@ -25,9 +25,10 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from .. import conf, platform, redact
 from ..db import backup_engine, vendor
+from ..db.identity import identity
 from ..redact import logger
 from ..report import CannotRun, Finding, Report, Severity
-from . import columns, storage
+from . import claims, columns, storage
 from .storage import Place, StorageError
 
 FORMAT = "railops-backup/1"
@@ -72,18 +73,6 @@ def manifest_name(name: str) -> str:
 
 def dump_name(name: str, suffix: str) -> str:
     return f"{name}.{suffix}.zst"
-
-
-def unique_name(alias: str, when: datetime, tier: str, places: list[Place]) -> str:
-    base = f"{alias}-{when.strftime(STAMP)}-{tier}"
-    name, n = base, 1
-    while any(
-        storage.exists(p, manifest_name(name)) or any(f.startswith(name + ".") for f in names)
-        for p, names in ((p, storage.files(p)) for p in places)
-    ):
-        n += 1
-        name = f"{base}-{n}"
-    return name
 
 
 def migration_state(alias: str) -> dict[str, list[str]]:
@@ -184,10 +173,46 @@ def create(
             storage.check_writable(place)
     except StorageError as exc:
         raise BackupFailed(redact.mask_text(str(exc))) from exc
+    with claims.backup_lock(alias) as locked:
+        if not locked:
+            raise claims.lock_refusal(alias, claims.WAIT_S)
+        started = datetime.now(UTC)
+        try:
+            claim = claims.claim(alias, started, tier, places, STAMP)
+        except StorageError as exc:
+            raise BackupFailed(redact.mask_text(str(exc))) from exc
+        try:
+            return _create_claimed(
+                alias,
+                tier,
+                claim.name,
+                started,
+                places,
+                engine,
+                facts,
+                schema_only=schema_only,
+                allow_partial=allow_partial,
+                progress=progress,
+            )
+        finally:
+            claim.release()
 
-    started = datetime.now(UTC)
+
+def _create_claimed(
+    alias: str,
+    tier: str,
+    name: str,
+    started: datetime,
+    places: list[Place],
+    engine: Any,
+    facts: dict[str, Any],
+    *,
+    schema_only: bool,
+    allow_partial: bool,
+    progress: Callable[[int], None] | None,
+) -> BackupResult:
     clock = time.monotonic()
-    name = unique_name(alias, started, tier, places)
+    database = identity(alias)
     filename = dump_name(name, engine.SUFFIX)
     level = conf.get("BACKUP_COMPRESSION_LEVEL")
     use_columns = engine.ROW_FRAMING is not None and conf.get("BACKUP_LAYOUT") == "columns"
@@ -230,6 +255,7 @@ def create(
             "name": name,
             "alias": alias,
             "vendor": vendor(alias),
+            "database": database,
             "tier": tier,
             "created_at": started.isoformat(),
             "duration_s": round(time.monotonic() - clock, 3),

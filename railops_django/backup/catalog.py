@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import zstandard
 
 from .. import redact
+from ..db import backup_engine
 from ..db.backup_engine import EngineError
+from ..db.identity import identity
+from ..db.identity import label as identity_label
+from ..db.identity import same as same_database
 from ..redact import logger
-from ..report import CannotRun
+from ..report import CannotRun, Finding, Severity
 from . import storage
-from .archive import FORMAT, manifest_name
+from .archive import FORMAT, TIERS, dump_name, manifest_name
 from .storage import Place
+
+SHA256 = re.compile("[0-9a-f]{64}")
+ROLLBACK_PLAN = ".rollback-plan.json"  # next to the manifest: the way back from a deploy
+
+
+def rollback_plan_name(name: str) -> str:
+    return f"{name}{ROLLBACK_PLAN}"
 
 
 @dataclass
 class Backup:
-    """A complete backup (its manifest exists) and the storages that hold its manifest."""
+    """A complete backup (its manifest exists and is valid) and the storages that hold it."""
 
     name: str
     manifest: dict[str, Any]
@@ -29,7 +41,7 @@ class Backup:
 
     @property
     def created_at(self) -> datetime:
-        return datetime.fromisoformat(self.manifest["created_at"])
+        return _when(self.manifest["created_at"])
 
     @property
     def tier(self) -> str:
@@ -41,7 +53,13 @@ class Backup:
 
     @property
     def file(self) -> str:
-        return str(self.manifest["dump"]["file"])
+        """The dump this backup owns: derived from its own name, never read as a path."""
+        return dump_name(self.name, backup_engine.by_name(self.manifest["engine"]).SUFFIX)
+
+    @property
+    def database(self) -> dict[str, Any] | None:
+        """The database it was taken of; None for manifests older than identities."""
+        return self.manifest.get("database")
 
     @property
     def verification(self) -> dict[str, Any] | None:
@@ -58,6 +76,12 @@ class Backup:
             return True
         return bool(self.verification.get("usable", self.verification.get("ok")))
 
+    def belongs_to(self, current: dict[str, Any], alias: str) -> bool:
+        """Taken of the database ``current``; an old manifest without identity by alias+vendor."""
+        if self.database is None:
+            return self.alias == alias and self.manifest.get("vendor") == current.get("vendor")
+        return same_database(self.database, current)
+
     def as_row(self) -> dict[str, Any]:
         dump = self.manifest["dump"]
         return {
@@ -67,6 +91,7 @@ class Backup:
             "size": dump["bytes"],
             "copies": ",".join(self.places),
             "verified": _verified_label(self.verification),
+            "database": identity_label(self.database),
         }
 
 
@@ -76,63 +101,249 @@ def _verified_label(verification: dict[str, Any] | None) -> str:
     return "yes" if verification.get("ok") else "FAILED"
 
 
-def _read_manifest(place: Place, filename: str) -> dict[str, Any] | None:
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# --- the manifest schema ---------------------------------------------------------------------
+
+
+class ManifestInvalid(ValueError):
+    """A manifest read back does not match the schema; the message says which field."""
+
+
+@dataclass(frozen=True)
+class BadManifest:
+    """A manifest that was skipped, where, and why."""
+
+    filename: str
+    place: str
+    problem: str
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _need(ok: bool, what: str) -> None:
+    if not ok:
+        raise ManifestInvalid(what)
+
+
+def _check_dump(dump: Any, name: str, engine: str) -> None:
+    _need(isinstance(dump, dict), "'dump' is not an object")
+    try:
+        suffix = backup_engine.by_name(engine).SUFFIX
+    except CannotRun:
+        raise ManifestInvalid(f"engine {engine!r} is unknown") from None
+    own = dump_name(name, suffix)
+    _need(dump.get("file") == own, f"dump.file is {dump.get('file')!r}, not its own {own!r}")
+    _need(dump.get("compression") == "zstd", "dump.compression is not 'zstd'")
+    for key in ("bytes", "raw_bytes"):
+        _need(_is_int(dump.get(key)), f"dump.{key} is not a byte count")
+    sha = dump.get("sha256")
+    _need(isinstance(sha, str) and bool(SHA256.fullmatch(sha)), "dump.sha256 is not a sha256")
+    _need(isinstance(dump.get("layout", "plain"), str), "dump.layout is not text")
+    _need(_is_int(dump.get("level", 0)), "dump.level is not a number")
+
+
+def _check_verification(verification: Any) -> None:
+    if verification is None:
+        return
+    _need(isinstance(verification, dict), "'verification' is neither null nor an object")
+    for key in ("ok", "usable"):
+        if key in verification:
+            _need(isinstance(verification[key], bool), f"verification.{key} is not true/false")
+    copies = verification.get("copies", {})
+    _need(
+        isinstance(copies, dict) and all(isinstance(v, str) for v in copies.values()),
+        "verification.copies is not an object of texts",
+    )
+    test = verification.get("restore_test")
+    _need(test is None or isinstance(test, dict), "verification.restore_test is not an object")
+
+
+def _check_tables(tables: Any) -> None:
+    _need(isinstance(tables, dict), "'tables' is not an object")
+    for table, info in tables.items():
+        _need(
+            isinstance(info, dict)
+            and _is_int(info.get("rows"))
+            and isinstance(info.get("exact"), bool),
+            f"tables[{table!r}] is not {{rows, exact}}",
+        )
+
+
+def _check_migrations(migrations: Any) -> None:
+    _need(isinstance(migrations, dict), "'migrations' is not an object")
+    for app, names in migrations.items():
+        _need(
+            isinstance(names, list) and all(isinstance(n, str) for n in names),
+            f"migrations[{app!r}] is not a list of names",
+        )
+
+
+def _check_database(database: Any) -> None:
+    if database is None:
+        return
+    _need(isinstance(database, dict), "'database' is not an object")
+    _need(isinstance(database.get("vendor"), str), "database.vendor is not text")
+    _need(
+        all(v is None or isinstance(v, (str, int)) for v in database.values()),
+        "database holds a value that is not text or a number",
+    )
+
+
+def validate(data: Any, filename: str) -> dict[str, Any]:
+    """``data`` as a manifest named ``filename``, or ManifestInvalid saying what is wrong.
+
+    Every field that railops reads is checked here, so nothing later trips over a type.
+    """
+    _need(isinstance(data, dict), "it is not a JSON object")
+    _need(data.get("format") == FORMAT, f"format is {data.get('format')!r}, not {FORMAT!r}")
+    name = data.get("name")
+    _need(isinstance(name, str) and manifest_name(name) == filename, "its name is not its file's")
+    for key in ("alias", "vendor", "engine"):
+        _need(isinstance(data.get(key), str), f"{key!r} is not text")
+    _need(data.get("tier") in TIERS, f"tier {data.get('tier')!r} is not one of {', '.join(TIERS)}")
+    created = data.get("created_at")
+    _need(isinstance(created, str), "created_at is not text")
+    try:
+        when = _when(created)
+    except ValueError:
+        raise ManifestInvalid(f"created_at {created!r} is not an ISO 8601 time") from None
+    _need(when.tzinfo is not None, f"created_at {created!r} has no time zone")
+    _need(isinstance(data.get("schema_only", False), bool), "schema_only is not true/false")
+    storages = data.get("storages", [])
+    _need(
+        isinstance(storages, list) and all(isinstance(s, str) for s in storages),
+        "'storages' is not a list of names",
+    )
+    _check_dump(data.get("dump"), name, data["engine"])
+    _check_tables(data.get("tables"))
+    _check_migrations(data.get("migrations"))
+    _check_verification(data.get("verification"))
+    _check_database(data.get("database"))
+    info = data.get("engine_info", {})
+    _need(isinstance(info, dict), "engine_info is not an object")
+    _need(isinstance(info.get("not_covered", []), list), "engine_info.not_covered is not a list")
+    return cast(dict[str, Any], data)
+
+
+def _read_manifest(place: Place, filename: str) -> dict[str, Any]:
     try:
         with storage.open_file(place, filename) as fh:
             data = json.loads(fh.read())
     except (OSError, ValueError) as exc:
-        logger.warning("unreadable manifest %s in %s: %s", filename, place.label, exc)
-        return None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        return None
-    return data
+        raise ManifestInvalid(f"it does not read as JSON: {exc}") from None
+    return validate(data, filename)
 
 
-def catalog(places: list[Place] | None = None) -> dict[str, Backup]:
-    """Every complete backup in every storage, by name."""
+@dataclass
+class Scan:
+    """Every valid backup by name, and the manifests that were skipped."""
+
+    backups: dict[str, Backup] = field(default_factory=dict)
+    bad: list[BadManifest] = field(default_factory=list)
+
+
+def scan(places: list[Place] | None = None) -> Scan:
+    """Read every manifest in every storage; a bad one is recorded and skipped."""
     places = storage.configured() if places is None else places
-    found: dict[str, Backup] = {}
+    found = Scan()
     for place in places:
         for filename in storage.files(place):
-            if not filename.endswith(".json") or filename.startswith("."):
+            if (
+                not filename.endswith(".json")
+                or filename.startswith(".")
+                or filename.endswith(ROLLBACK_PLAN)
+            ):
                 continue
-            manifest = _read_manifest(place, filename)
-            if manifest is None or manifest_name(manifest.get("name", "")) != filename:
+            try:
+                manifest = _read_manifest(place, filename)
+            except ManifestInvalid as exc:
+                logger.info("invalid manifest %s in %s: %s", filename, place.label, exc)
+                found.bad.append(BadManifest(filename, place.label, str(exc)))
                 continue
-            backup = found.setdefault(manifest["name"], Backup(manifest["name"], manifest))
+            backup = found.backups.setdefault(manifest["name"], Backup(manifest["name"], manifest))
             backup.places.append(place.label)
             if manifest.get("verification") and not backup.verification:
                 backup.manifest = manifest
     return found
 
 
-def list_backups(alias: str | None = None, *, include_bad: bool = False) -> list[Backup]:
-    """Good backups (of ``alias`` when given), newest first, judged by the manifests' timestamps."""
-    backups = [
-        b
-        for b in catalog().values()
-        if (alias is None or b.alias == alias) and (include_bad or b.good)
+def catalog(places: list[Place] | None = None) -> dict[str, Backup]:
+    """Every complete backup with a valid manifest in every storage, by name."""
+    return scan(places).backups
+
+
+def bad_manifest_findings(bad: list[BadManifest]) -> list[Finding]:
+    """One finding per manifest that was skipped, naming it."""
+    return [
+        Finding(
+            "backup.manifest_invalid",
+            Severity.WARNING,
+            f"manifest {b.filename} in {b.place} is not valid and was skipped",
+            b.problem + ".",
+            "Restore the file from another storage's copy, or move it out of the backup "
+            "storage; the other backups are listed, verified and aged as usual.",
+            rank=10,
+            data={"manifest": b.filename, "storage": b.place},
+        )
+        for b in bad
     ]
-    return sorted(backups, key=lambda b: (b.created_at, b.name), reverse=True)
+
+
+def list_backups(alias: str | None = None, *, include_bad: bool = False) -> list[Backup]:
+    """Good backups (of the database ``alias`` points at, when given), newest first."""
+    return select(catalog().values(), alias, include_bad=include_bad)
+
+
+def select(
+    backups: Iterable[Backup], alias: str | None, *, include_bad: bool = False
+) -> list[Backup]:
+    current = identity(alias) if alias is not None else None
+    chosen = [
+        b
+        for b in backups
+        if (current is None or alias is None or b.belongs_to(current, alias))
+        and (include_bad or b.good)
+    ]
+    return sorted(chosen, key=lambda b: (b.created_at, b.name), reverse=True)
 
 
 def find(name: str | None, alias: str | None = None, *, latest: bool = False) -> Backup:
-    """One backup by name, or the newest good one of ``alias``; CannotRun when there is none."""
+    """One backup by name, or the newest good one of ``alias``'s database; CannotRun if none."""
     if latest or not name:
-        backups = list_backups(alias)
+        found = scan()
+        backups = select(found.backups.values(), alias)
         if not backups:
+            where = identity_label(identity(alias)) if alias is not None else "any database"
+            others = len(found.backups)
             raise CannotRun(
-                f"no good backup of database {alias or 'any'!r} exists yet: run "
-                "'python manage.py backup create' first (and 'backup list' to see what exists)"
+                f"no good backup of {where} exists yet"
+                + (
+                    f" ({others} backup(s) of other databases are not used by --latest: "
+                    "'backup list --all' shows them)"
+                    if others
+                    else ""
+                )
+                + ": run 'python manage.py backup create' first"
             )
         return backups[0]
-    everything = catalog()
-    if name not in everything:
-        known = ", ".join(sorted(everything)[-5:]) or "none"
+    found = scan()
+    if name not in found.backups:
+        bad = next((b for b in found.bad if b.filename == manifest_name(name)), None)
+        if bad is not None:
+            raise CannotRun(
+                f"the manifest of backup {name!r} is not valid ({bad.problem}): restore it "
+                "from another storage's copy, or pick another backup (backup list)"
+            )
+        known = ", ".join(sorted(found.backups)[-5:]) or "none"
         raise CannotRun(
             f"no backup named {name!r} (latest: {known}): run 'python manage.py backup list'"
         )
-    return everything[name]
+    return found.backups[name]
 
 
 def place_by_label(label: str) -> Place | None:
@@ -157,6 +368,36 @@ def decompressed(chunks: Iterator[bytes], expect: dict[str, Any] | None = None) 
         raise EngineError(f"the archive does not decompress: {exc}") from exc
     if not decomp.eof:
         raise EngineError("the archive is truncated: its zstd frame does not end")
+
+
+def attach_rollback_plan(name: str, body: bytes) -> list[str]:
+    """Store a rollback plan next to backup ``name`` in every storage that holds its manifest.
+
+    Returns the storages written; StorageError when one of them could not be.
+    """
+    written = []
+    for place in storage.configured():
+        if storage.exists(place, manifest_name(name)):
+            storage.save_bytes(place, rollback_plan_name(name), body)
+            written.append(place.label)
+    return written
+
+
+def read_rollback_plan(backup: Backup) -> dict[str, Any] | None:
+    """The rollback plan stored next to ``backup``, from the first storage that has one."""
+    for label in backup.places:
+        place = place_by_label(label)
+        if place is None or not storage.exists(place, rollback_plan_name(backup.name)):
+            continue
+        try:
+            with storage.open_file(place, rollback_plan_name(backup.name)) as fh:
+                data = json.loads(fh.read())
+        except (OSError, ValueError) as exc:
+            logger.warning("unreadable rollback plan of %s in %s: %s", backup.name, label, exc)
+            continue
+        if isinstance(data, dict):
+            return data
+    return None
 
 
 def save_manifest(backup: Backup) -> None:

@@ -6,10 +6,12 @@ import statistics
 from datetime import UTC, datetime
 
 from .. import conf
+from ..db.identity import identity
+from ..db.identity import label as identity_label
 from ..report import REPORT, Report, Severity
 from . import storage
 from .archive import TIERS, ephemeral_findings
-from .catalog import list_backups
+from .catalog import bad_manifest_findings, scan, select
 
 
 def _age(then: datetime, now: datetime) -> str:
@@ -17,17 +19,34 @@ def _age(then: datetime, now: datetime) -> str:
     return f"{hours:.1f}h" if hours < 48 else f"{hours / 24:.1f}d"
 
 
+def _others(backups: int, mine: int, report: Report, command: str) -> None:
+    if backups > mine:
+        report.add(
+            "backup.other_databases",
+            Severity.INFO,
+            f"{backups - mine} backup(s) of other databases are not {command}",
+            "Backups are matched to the database in use by their recorded identity (vendor, "
+            "host, port, name, system identifier or file path).",
+            "python manage.py backup list --all lists every database's backups.",
+            rank=80,
+        )
+
+
 def listing(alias: str | None) -> Report:
     report = Report("backup list", kind=REPORT)
-    backups = list_backups(alias, include_bad=True)
+    found = scan()
+    backups = select(found.backups.values(), alias, include_bad=True)
     now = datetime.now(UTC)
     report.extras["backups"] = [{**b.as_row(), "age": _age(b.created_at, now)} for b in backups]
+    report.extend(bad_manifest_findings(found.bad))
+    where = identity_label(identity(alias)) if alias is not None else "every database"
     report.add(
         "backup.list",
         Severity.OK,
-        f"{sum(b.good for b in backups)} good backup(s) of {alias or 'every database'}",
+        f"{sum(b.good for b in backups)} good backup(s) of {where}",
         rank=90,
     )
+    _others(len(found.backups), len(backups), report, "listed")
     return report
 
 
@@ -35,9 +54,13 @@ def report(alias: str | None, now: datetime | None = None) -> Report:
     out = Report("backup report", kind=REPORT)
     now = now or datetime.now(UTC)
     places = storage.configured()
-    backups = list_backups(alias)
+    found = scan(places)
+    backups = select(found.backups.values(), alias)
+    out.extend(bad_manifest_findings(found.bad))
+    mine = len(select(found.backups.values(), alias, include_bad=True))
+    _others(len(found.backups), mine, out, "counted")
     out.extras["storages"] = [
-        {"storage": p.describe(), "off_machine": not p.on_this_machine, "ephemeral": p.ephemeral}
+        {"storage": p.describe(), "off_machine": storage.is_offsite(p), "ephemeral": p.ephemeral}
         for p in places
     ]
     by_tier = []
@@ -92,7 +115,7 @@ def report(alias: str | None, now: datetime | None = None) -> Report:
         max_age_s=max_age,
     )
     copies = set(newest.places)
-    off_machine = [p.label for p in places if p.label in copies and not p.on_this_machine]
+    off_machine = [p.label for p in places if p.label in copies and storage.is_offsite(p)]
     compliant = len(copies) >= 2 and bool(off_machine)
     out.add(
         "backup.report.3_2_1",
@@ -106,8 +129,7 @@ def report(alias: str | None, now: datetime | None = None) -> Report:
         ),
         "3-2-1 asks for copies in at least 2 storages, at least 1 of them off this machine's "
         "disk or volume.",
-        "Add an S3 bucket (django-storages; Railway buckets work) to settings.STORAGES and "
-        "list it with the local one: RAILOPS={'BACKUP_STORAGES': ['local', 'offsite']}",
+        storage.OFFSITE_FIX + ".",
         rank=5,
     )
     unverified = [b for b in backups[:1] if not b.verified]

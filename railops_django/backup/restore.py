@@ -8,8 +8,12 @@ from typing import Any
 from .. import redact
 from ..db import backup_engine, vendor
 from ..db.backup_engine import EngineError
+from ..db.identity import identity
+from ..db.identity import key as identity_key
+from ..db.identity import label as identity_label
+from ..db.identity import same as same_database
 from ..redact import logger
-from ..report import ACTION, CannotRun, Report, Severity
+from ..report import ACTION, CannotRun, Finding, Report, Severity
 from . import archive
 from .catalog import Backup, find
 from .verify import good_copy, stream
@@ -25,6 +29,47 @@ def migration_difference(manifest: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
+def check_database(backup: Backup, alias: str, from_database: str | None) -> list[Finding]:
+    """Refuse (CannotRun) to restore another database's backup unless ``from_database`` names it.
+
+    Called before anything changes (and before the confirmation prompt); says both identities.
+    """
+    current = identity(alias)
+    if backup.database is None:
+        return [
+            Finding(
+                "backup.restore.identity_unknown",
+                Severity.WARNING,
+                f"{backup.name} records no database identity (an older backup)",
+                f"It was taken of alias {backup.alias!r} ({backup.manifest.get('vendor')}); "
+                f"it is restored into {identity_label(current)}.",
+                "Check it is this database's backup (backup list); new backups record it.",
+                rank=10,
+            )
+        ]
+    if same_database(backup.database, current):
+        return []
+    theirs = identity_key(backup.database)
+    names = {theirs, str(backup.database.get("name") or ""), str(backup.database.get("path") or "")}
+    if from_database is None or from_database not in names - {""}:
+        raise CannotRun(
+            f"backup {backup.name} is of {identity_label(backup.database)}, and database "
+            f"{alias!r} is {identity_label(current)}: restoring it would replace this "
+            "database's data with another database's; nothing was changed. If that is what you "
+            f"want, add --from-database {theirs}"
+        )
+    return [
+        Finding(
+            "backup.restore.other_database",
+            Severity.WARNING,
+            f"restoring a backup of another database: {identity_label(backup.database)}",
+            f"into {identity_label(current)} (--from-database {from_database}).",
+            rank=10,
+            data={"from": theirs, "into": identity_key(current)},
+        )
+    ]
+
+
 def restore(
     name: str | None = None,
     alias: str = "default",
@@ -33,6 +78,7 @@ def restore(
     latest: bool = False,
     safety_backup: bool = True,
     dry_run: bool = False,
+    from_database: str | None = None,
 ) -> Report:
     """Restore ``name`` (or the newest good backup of ``alias``) into ``alias``."""
     report = Report("backup restore", kind=ACTION)
@@ -44,6 +90,7 @@ def restore(
             f"{vendor(alias)}: restore it into a {manifest.get('vendor')} database"
         )
     report.extras["restore"] = {"backup": backup.name, "database": alias}
+    report.findings.extend(check_database(backup, alias, from_database))
     diff = migration_difference(manifest)
     if (diff["only_in_backup"] or diff["only_in_code"]) and not force:
         report.add(

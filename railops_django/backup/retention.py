@@ -18,7 +18,7 @@ from ..redact import logger
 from ..report import ACTION, Report, Severity
 from . import storage
 from .archive import manifest_name
-from .catalog import Backup, catalog
+from .catalog import Backup, bad_manifest_findings, rollback_plan_name, scan, select
 from .storage import StorageError
 
 SPECIAL = ("emergency", "predeploy")
@@ -105,21 +105,41 @@ def _is_ours(filename: str) -> bool:
     return (
         filename.endswith(".zst")
         or (filename.startswith(".") and filename.endswith(".tmp") and ".zst." in filename)
+        or (filename.startswith(".") and filename.endswith(".claim"))
         or filename.startswith(".railops-write-check")
     )
 
 
-def cleanup(*, dry_run: bool = False, now: datetime | None = None) -> Report:
+def _owned_by(filename: str, stems: set[str]) -> bool:
+    """Whether ``filename`` is (or belongs to) one of the backups named ``stems``."""
+    return any(filename == f"{s}.json" or filename.startswith(f"{s}.") for s in stems)
+
+
+def cleanup(
+    *, dry_run: bool = False, now: datetime | None = None, alias: str = "default"
+) -> Report:
+    """Apply retention to the backups of the database ``alias`` points at; remove leftovers.
+
+    Backups of other databases are left alone. A file is deleted only when no kept manifest
+    (nor a manifest that failed validation) refers to it, and the files a backup owns are
+    derived from its name, never read from its manifest.
+    """
     report = Report("backup cleanup", kind=ACTION)
     now = now or datetime.now(UTC)
-    backups = catalog()
+    found = scan()
+    backups = found.backups
+    report.extend(bad_manifest_findings(found.bad))
+    mine = select(backups.values(), alias, include_bad=True)
     decisions = plan(
-        [_item(b) for b in backups.values()],
+        [_item(b) for b in mine],
         now,
         conf.get("BACKUP_RETENTION"),
         conf.get("BACKUP_SPECIAL_RETENTION_DAYS"),
         conf.get("BACKUP_MIN_GOOD"),
     )
+    deleted = {d.name for d in decisions if not d.keep}
+    # every manifest still standing after this run, the skipped invalid ones included
+    standing = {n for n in backups if n not in deleted} | {b.filename[:-5] for b in found.bad}
     verb = "Would delete" if dry_run else "Deleted"
     rows, failures = [], 0
     places = storage.configured()
@@ -128,9 +148,11 @@ def cleanup(*, dry_run: bool = False, now: datetime | None = None) -> Report:
         if decision.keep:
             continue
         backup = backups[decision.name]
+        # manifest first: the backup stops counting before its dump goes
+        files = (manifest_name(backup.name), backup.file, rollback_plan_name(backup.name))
+        owned = [f for f in files if not _owned_by(f, standing)]
         for place in places:
-            # manifest first: the backup stops counting before its dump goes
-            for filename in (manifest_name(backup.name), backup.file):
+            for filename in owned:
                 if not storage.exists(place, filename):
                     continue
                 if dry_run:
@@ -147,10 +169,20 @@ def cleanup(*, dry_run: bool = False, now: datetime | None = None) -> Report:
             rank=70,
             backup=decision.name,
         )
-    known = {b.file for b in backups.values()}
+    others = len(backups) - len(mine)
+    if others:
+        report.add(
+            "backup.cleanup.other_databases",
+            Severity.INFO,
+            f"{others} backup(s) of other databases were left alone",
+            "Retention applies to the backups of the database in use; run cleanup with "
+            "DATABASE_URL (or --database) pointing at another database to prune its backups.",
+            rank=80,
+        )
+    known = set(backups) | standing
     for place in places:
         for filename in storage.files(place):
-            if not _is_ours(filename) or filename in known:
+            if not _is_ours(filename) or _owned_by(filename, known):
                 continue
             try:
                 age = now - storage.modified(place, filename)

@@ -6,18 +6,16 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from django.db import DatabaseError
 
 from .. import conf, render
-from ..db import backup_engine
 from ..db.connection import failure_finding
 from ..redact import logger
 from ..report import ACTION, CannotRun, Report, Severity
-from . import archive, retention
+from . import archive, claims, retention
 from .catalog import list_backups
 
 RANK = {"daily": 1, "weekly": 2, "monthly": 3}
@@ -55,6 +53,33 @@ def create_report(
     dry_run: bool = False,
 ) -> Report:
     report = Report("backup create", kind=ACTION)
+    if if_due and not dry_run:
+        # decided under the backup lock, as the daemon decides: no two runs see "due" at once
+        try:
+            with claims.backup_lock(alias) as locked:
+                if not locked:
+                    raise claims.lock_refusal(alias, claims.WAIT_S)
+                return _create_report(
+                    report, alias, tier, schema_only, allow_partial, if_due, progress, dry_run
+                )
+        except DatabaseError as exc:
+            report.findings.append(failure_finding(alias, exc, "backup"))
+            return report
+    return _create_report(
+        report, alias, tier, schema_only, allow_partial, if_due, progress, dry_run
+    )
+
+
+def _create_report(
+    report: Report,
+    alias: str,
+    tier: str,
+    schema_only: bool,
+    allow_partial: bool,
+    if_due: bool,
+    progress: render.Progress | None,
+    dry_run: bool,
+) -> Report:
     if if_due:
         is_due, tier, why = due(alias)
         if not is_due:
@@ -183,8 +208,7 @@ class _Stop:
 
 def run_once(alias: str, report: Report) -> bool:
     """One scheduled run under the replica lock: create, then cleanup. False if another holds it."""
-    engine = backup_engine.for_alias(alias)
-    with engine.replica_lock(alias, Path(conf.get("BACKUP_DIR"))) as held:
+    with claims.backup_lock(alias, wait_s=0) as held:
         if not held:
             report.add(
                 "backup.daemon.locked",
@@ -197,7 +221,7 @@ def run_once(alias: str, report: Report) -> bool:
         report.extend(created.findings)
         if created.status is Severity.CRITICAL:
             return True
-        cleaned = retention.cleanup()
+        cleaned = retention.cleanup(alias=alias)
         report.extend([f for f in cleaned.findings if f.severity >= Severity.WARNING])
     return True
 

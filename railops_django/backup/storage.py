@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from django.core.files import File
-from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage, storages
 from django.core.files.storage.handler import InvalidStorageError
 
 from .. import conf, platform
@@ -69,6 +69,66 @@ class Place:
     def describe(self) -> str:
         path = self.local_path()
         return f"{self.label} ({path})" if path else self.label
+
+    @property
+    def offsite(self) -> bool:
+        return is_offsite(self)
+
+
+# --- offsite: the one judgement ---------------------------------------------------------------
+
+# Filesystems whose files live on another machine: a FileSystemStorage on one of them is offsite.
+NETWORK_FILESYSTEMS = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "fuse.s3fs", "fuse.rclone", "9p"}
+)
+OFFSITE_FIX = (
+    "Add a storage off this machine, next to the local copy: an S3 bucket (django-storages' "
+    "storages.backends.s3.S3Storage; Railway buckets work) as settings.STORAGES['offsite'], "
+    "then RAILOPS={'BACKUP_STORAGES': ['local', 'offsite']} (or the variable "
+    "RAILOPS_BACKUP_STORAGES=local,offsite)"
+)
+
+
+MOUNTS = Path("/proc/mounts")
+
+
+def _mount_type(path: Path) -> str:
+    """The filesystem type of the mount that holds ``path`` (from /proc/mounts), or ''."""
+    try:
+        lines = MOUNTS.read_text().splitlines()
+    except OSError:
+        return ""
+    target = str(path.resolve())
+    best, kind = "", ""
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = parts[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, parts[2]
+    return kind
+
+
+def is_offsite(place: Place) -> bool:
+    """Whether a copy in ``place`` survives the loss of this machine (its disk, volume, container).
+
+    By class: a storage that serves files by path (FileSystemStorage and its subclasses) or keeps
+    them in this process (InMemoryStorage) is on this machine; any other storage (S3, Google
+    Cloud, Azure, SFTP...) is offsite. By location: a path storage counts as offsite only when
+    its directory is on a network filesystem (NFS, SMB, sshfs...).
+    """
+    if isinstance(place.storage, InMemoryStorage):
+        return False
+    path = place.local_path()
+    if path is None:
+        return True
+    return _mount_type(path) in NETWORK_FILESYSTEMS
+
+
+def offsite_places(places: list[Place]) -> list[Place]:
+    return [p for p in places if is_offsite(p)]
 
 
 def local_place() -> Place:

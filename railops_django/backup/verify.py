@@ -18,7 +18,16 @@ from ..db.backup_engine import EngineError
 from ..redact import logger
 from ..report import REPORT, Report, Severity
 from . import columns, storage
-from .catalog import Backup, catalog, decompressed, find, list_backups, save_manifest
+from .catalog import (
+    Backup,
+    bad_manifest_findings,
+    decompressed,
+    find,
+    list_backups,
+    save_manifest,
+    scan,
+    select,
+)
 from .storage import Place, StorageError
 
 
@@ -229,9 +238,9 @@ def verify(
 ) -> Report:
     report = Report("backup verify", kind=REPORT)
     if all_backups:
-        backups = sorted(catalog().values(), key=lambda b: b.created_at, reverse=True)
-        if alias:
-            backups = [b for b in backups if b.alias == alias]
+        found = scan()
+        report.extend(bad_manifest_findings(found.bad))
+        backups = select(found.backups.values(), alias or None, include_bad=True)
     else:
         backups = [find(name, alias, latest=latest)]
     if not backups:

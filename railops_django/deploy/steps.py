@@ -11,8 +11,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 
-from .. import conf, platform, redact
+from .. import platform, redact
 from ..backup import BackupFailed, create
+from ..backup import storage as backup_storage
 from ..child_env import child_env
 from ..db import connection as dbconn
 from ..diagnose import static_probes
@@ -115,7 +116,7 @@ def prerequisites(ctx: Context) -> list[Finding]:
 
 
 def _only_local_storage() -> bool:
-    return not conf.get("BACKUP_STORAGES")
+    return not backup_storage.offsite_places(backup_storage.configured())
 
 
 def backup(ctx: Context) -> list[Finding]:
@@ -137,8 +138,7 @@ def backup(ctx: Context) -> list[Finding]:
             "The pre-deploy backup goes only to this container's disk",
             detail="Railway's pre-deploy container has no volume, and its disk is discarded "
             "after the command: this backup will not survive the deploy.",
-            fix="Add an offsite storage: STORAGES['backups'] = django-storages' S3 backend (a "
-            "Railway bucket works) and RAILOPS_BACKUP_STORAGES=backups.",
+            fix=backup_storage.OFFSITE_FIX + ".",
             rank=5,
         )
         findings.append(offsite)

@@ -104,6 +104,13 @@ def write(plan: dict[str, Any], alias: str) -> Path:
     """Store the plan as ``BACKUP_DIR/rollback-plans/<alias>-<UTC stamp>.json`` (mode 0600)."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = private_dirs.backup_dir() / "rollback-plans" / f"{alias}-{stamp}.json"
-    content = json.dumps(redact.mask_value(plan), indent=2)  # masked values, then serialised
-    render.write_private_file(path, content + "\n")
+    content = json.dumps(redact.mask_value(plan), indent=2) + "\n"  # masked values, serialised
+    render.write_private_file(path, content)
+    if plan.get("backup"):  # and next to its backup, in every storage that holds it
+        from ..backup.catalog import attach_rollback_plan
+
+        try:
+            attach_rollback_plan(str(plan["backup"]), content.encode())
+        except Exception as exc:  # the local copy above stands
+            redact.logger.warning("rollback plan not stored next to %s: %s", plan["backup"], exc)
     return path

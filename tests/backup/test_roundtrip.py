@@ -38,8 +38,10 @@ def test_create_drop_restore__every_table_row_count_and_checksum_match(backup_di
 def test_create__files_private_and_manifest_complete(backup_dir, shop_data):
     result = backup.create("default", "manual")
     assert stat.S_IMODE(backup_dir.stat().st_mode) == 0o700
-    files = sorted(p.name for p in backup_dir.iterdir())
+    # hidden: the backup lock (SQLite) and nothing else of this backup
+    files = sorted(p.name for p in backup_dir.iterdir() if not p.name.startswith("."))
     assert files == [f"{result.name}.json", result.manifest["dump"]["file"]]
+    assert not list(backup_dir.glob(".*.claim"))
     for path in backup_dir.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     manifest = json.loads((backup_dir / f"{result.name}.json").read_text())

@@ -8,6 +8,7 @@ from django.core.management.base import CommandParser
 
 from ... import backup, render
 from ...backup import catalog, overview, retention, schedule
+from ...backup.restore import check_database
 from ...report import CannotRun, Report
 from ..base import RailopsCommand
 
@@ -30,12 +31,17 @@ class Command(RailopsCommand):
         )
         parser.add_argument("--if-due", action="store_true", help="create: only when due")
         parser.add_argument("--latest", action="store_true", help="the newest good backup")
-        parser.add_argument("--all", action="store_true", dest="all_backups", help="verify all")
+        parser.add_argument("--all", action="store_true", dest="all_backups", help="every backup")
         parser.add_argument("--restore-test", action="store_true", help="verify by restoring")
         parser.add_argument("--noinput", "--no-input", action="store_false", dest="interactive")
         parser.add_argument("--force", action="store_true", help="restore despite migrations")
         parser.add_argument("--dry-run", action="store_true", help="say what would happen")
         parser.add_argument("--once", action="store_true", help="daemon: one run, then exit")
+        parser.add_argument(
+            "--from-database",
+            metavar="IDENTITY",
+            help="restore: allow a backup of another database, named by its identity",
+        )
 
     def run(self, **options: Any) -> Report:
         action, alias, name = options["action"], options["database"], options["name"]
@@ -54,8 +60,8 @@ class Command(RailopsCommand):
                 progress=progress,
                 dry_run=options["dry_run"],
             )
-        if action == "list":
-            return overview.listing(alias)
+        if action == "list":  # --all: the backups of every database, not only this one's
+            return overview.listing(None if options["all_backups"] else alias)
         if action == "report":
             return overview.report(alias)
         if action == "verify":
@@ -72,13 +78,18 @@ class Command(RailopsCommand):
             if not (name or options["latest"]):
                 raise CannotRun("backup restore needs NAME or --latest: see backup list")
             target = catalog.find(name, alias, latest=options["latest"])
+            check_database(target, alias, options["from_database"])
             if options["interactive"] and not options["dry_run"]:
                 self.confirm(target.name, alias)
             return backup.restore(
-                target.name, alias, force=options["force"], dry_run=options["dry_run"]
+                target.name,
+                alias,
+                force=options["force"],
+                dry_run=options["dry_run"],
+                from_database=options["from_database"],
             )
         if action == "cleanup":
-            return retention.cleanup(dry_run=options["dry_run"])
+            return retention.cleanup(dry_run=options["dry_run"], alias=alias)
         return schedule.daemon(alias, once=options["once"])
 
     def confirm(self, name: str, alias: str) -> None:
