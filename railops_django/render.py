@@ -111,6 +111,8 @@ def text(report: Report, color: bool = False) -> str:
     summary = ", ".join(f"{n} {s.label}" for s, n in sorted(counts.items(), reverse=True) if n)
     status = _badge(report.status, color).strip()
     lines = [f"{report.command}: {status} ({summary or 'no findings'}) in {report.duration_s:.2f}s"]
+    if report.headline:
+        lines.append(report.headline)
     problems = report.problems()
     if problems:
         lines += ["", "Fix these first:"]
@@ -122,7 +124,8 @@ def text(report: Report, color: bool = False) -> str:
         for finding in rest:
             lines += _finding_lines(finding, color)
     for name, value in report.extras.items():
-        extra = _extra_lines(name, value)
+        summary_lines = report.text_summary.get(name)
+        extra = _extra_lines(name, value) if summary_lines is None else summary_lines
         if extra:
             lines += ["", *extra]
     return redact.mask_text("\n".join(lines) + "\n")
