@@ -122,22 +122,21 @@ def _add_failure(report: Report, ctx: Context, failed: str, changed: bool, marke
         detail=f"{state}: the database is as it was before this deploy, so there is nothing "
         "to restore or recover. Steps after the failing one did not run."
         + (f" (The pre-deploy backup {backup} was taken.)" if backup else ""),
-        fix="Fix the cause above (its fix says how) and deploy again.",
+        fix="Fix the causes listed below (each says how) and deploy again.",
         rank=0,
     )
 
 
 def _recover_command(backup_name: str) -> str:
+    first = "Fix the causes listed below and deploy again. To go back to before this deploy"
     if backup_name:
         return (
-            "Fix the cause above and deploy again. To return to the state before this deploy: "
-            f"python manage.py emergency_rollback recover, or python manage.py backup restore "
-            f"{backup_name}"
+            f"{first}: python manage.py emergency_rollback recover, or "
+            f"python manage.py backup restore {backup_name}"
         )
     return (
-        "Fix the cause above and deploy again. To return to the state before this deploy, "
-        "run the rollback plan's commands; python manage.py emergency_rollback assess shows "
-        "the state."
+        f"{first}, run the rollback plan's commands; "
+        "python manage.py emergency_rollback assess shows the state."
     )
 
 

@@ -185,19 +185,20 @@ def migrate(ctx: Context) -> list[Finding]:
     if options.skip_migration:
         return [_ok("migrate", "Migrations skipped (--skip-migration)")]
     # The backup step already took the pre-deploy backup: safe_migrate names it, takes none.
+    # One safe_migrate run: it plans, lints and pre-flights first, and stops before applying
+    # anything when a finding blocks, so no separate rehearsal (a second plan) is needed.
     taken = ctx.release.backup_name or None
-    rehearsal = _safe_migrate(options, taken, dry_run=True)
-    if rehearsal.status is Severity.CRITICAL or options.dry_run:
-        if options.dry_run:
-            ctx.state["rollback_plan"] = rehearsal.extras.get("rollback_plan")
-        findings = _without_skipped_backup(rehearsal.findings)
-        return _dry_run_titles(_deploy_fix(findings))
+    result = _safe_migrate(options, taken, dry_run=options.dry_run)
+    findings = _deploy_fix(_without_skipped_backup(result.findings))
+    if options.dry_run:
+        ctx.state["rollback_plan"] = result.extras.get("rollback_plan")
+        return _dry_run_titles(findings)
+    if any(f.id == "migrate.blocked" for f in findings):
+        return findings  # stopped before applying anything
     ctx.state["migrated"] = True
-    applied = _safe_migrate(options, taken, dry_run=False)
-    ctx.state["rollback_plan"] = applied.extras.get("rollback_plan")
-    ctx.state["rollback_plan_file"] = applied.extras.get("rollback_plan_file")
-    findings = _without_skipped_backup(applied.findings)
-    if ctx.release.row is None and applied.status is not Severity.CRITICAL:
+    ctx.state["rollback_plan"] = result.extras.get("rollback_plan")
+    ctx.state["rollback_plan_file"] = result.extras.get("rollback_plan_file")
+    if ctx.release.row is None and result.status is not Severity.CRITICAL:
         ctx.release.save()
     return findings
 
