@@ -284,6 +284,37 @@ KEYS: dict[str, Key] = {
             env=True,
             validate=_positive_problem,
         ),
+        Key(
+            "MIGRATION_LOCK_RISK_ROWS",
+            100_000,
+            (int,),
+            "safe_migrate: below this many rows (and MIGRATION_LOCK_RISK_BYTES) a lock rule "
+            "(index without CONCURRENTLY, SET NOT NULL, validated constraint...) is a warning "
+            "with the safe alternative, not a block; an empty table or one created in the "
+            "same plan gets no lock finding.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "MIGRATION_LOCK_RISK_BYTES",
+            128 * 1024 * 1024,
+            (int,),
+            "safe_migrate: a table at or above this size (pg_total_relation_size) is judged "
+            "as big for the lock rules whatever its row count.",
+            env=True,
+            validate=_positive_problem,
+        ),
+        Key(
+            "MIGRATION_COMPAT_SEVERITY",
+            "critical",
+            (str,),
+            "safe_migrate: severity of the compatibility rules (column or table dropped or "
+            "renamed while the previous release runs) on a table that existed before the plan, "
+            "whatever its size; 'critical' blocks. NOT NULL without a database default takes "
+            "it on tables above MIGRATION_LOCK_RISK_ROWS and is a warning below.",
+            env=True,
+            choices=("critical", "warning"),
+        ),
     ]
 }
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +53,7 @@ class Hit:
     allowed_by: str | None = None
     blocking: bool = False
     rows_estimate: float | None = None
+    judged: str | None = None  # why live facts changed the verdict
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +77,8 @@ class Hit:
         detail = f"{self.detail}\nWhy: {self.rule.why}".strip()
         if self.rows_estimate is not None:
             detail += f"\nThe table holds about {self.rows_estimate:,.0f} rows."
+        if self.judged:
+            detail += f" {self.judged[0].upper()}{self.judged[1:]}."
         return Finding(
             id=self.rule.finding_id,
             severity=severity,
@@ -102,6 +104,7 @@ class Touch:
     migration: str
     kind: str  # alter | set_not_null | add_unique | drop | ...
     columns: tuple[str, ...] = ()
+    after_fix: str | None = None  # a data step that runs before it in the same migration
 
 
 @dataclass
@@ -112,6 +115,8 @@ class LintResult:
     sql: dict[str, list[str]] = field(default_factory=dict)
     reverse_sql: dict[str, list[str] | str] = field(default_factory=dict)
     created_tables: set[str] = field(default_factory=set)
+    created_models: set[tuple[str, str]] = field(default_factory=set)
+    rendered_steps: int = 0
 
     def blocking(self) -> list[Hit]:
         return [h for h in self.hits if h.blocking and not h.allowed_by]
@@ -189,7 +194,11 @@ def _volatile_db_default(fld: Any) -> bool:
 
 
 def _has_db_default(fld: Any) -> bool:
-    return getattr(fld, "db_default", models.NOT_PROVIDED) is not models.NOT_PROVIDED
+    """A database default that fills a NOT NULL column: ``db_default=None`` is DEFAULT NULL."""
+    value = getattr(fld, "db_default", models.NOT_PROVIDED)
+    if value is models.NOT_PROVIDED or value is None:
+        return False
+    return not (isinstance(value, models.Value) and value.value is None)
 
 
 _DIRECT_MODEL_IMPORT = re.compile(
@@ -197,23 +206,52 @@ _DIRECT_MODEL_IMPORT = re.compile(
 )
 
 
+def _code_objects(code: Any) -> list[Any]:
+    """A function's code object and every function nested in it."""
+    out: list[Any] = []
+    todo = [code]
+    while todo and len(out) < 200:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(c for c in current.co_consts if inspect.iscode(c))
+    return out
+
+
 def _imports_models_directly(code: Any) -> str | None:
-    """The app whose models a RunPython function's module imports directly, if any."""
-    module = sys.modules.get(getattr(code, "__module__", ""))
-    try:
-        source = inspect.getsource(module) if module is not None else ""
-    except (OSError, TypeError):
-        source = ""
-    with contextlib.suppress(OSError, TypeError):  # a builtin or a lambda in a REPL
-        source += "\n" + inspect.getsource(code)
+    """The app models a RunPython function itself uses (not its module's imports), if any.
+
+    Looks at the names the function's code reads: a global that is a model class or an app's
+    ``models`` module, and an ``import app.models`` inside the function.
+    """
+    func_code = getattr(code, "__code__", None)
+    if func_code is None:
+        return None
     app_modules = {cfg.name for cfg in global_apps.get_app_configs()}
     app_labels = {cfg.label for cfg in global_apps.get_app_configs()}
-    for match in _DIRECT_MODEL_IMPORT.finditer(source):
-        name = match[1] or match[2]
-        if name.startswith("django.db"):
-            continue
-        if name in app_modules or name.rsplit(".", 1)[-1] in app_labels:
-            return name
+
+    def app_of(module_name: str) -> str | None:
+        name = module_name.removesuffix(".models")
+        if name == module_name or name.startswith("django.db"):
+            return None
+        return name if name in app_modules or name.rsplit(".", 1)[-1] in app_labels else None
+
+    namespace = getattr(code, "__globals__", {}) or {}
+    for code_object in _code_objects(func_code):
+        for name in code_object.co_names:
+            if "." in name and app_of(name):
+                return app_of(name)
+            value = namespace.get(name)
+            if isinstance(value, type) and issubclass(value, models.Model):
+                found = app_of(str(value.__module__))
+                if found:
+                    return found
+            elif inspect.ismodule(value) and app_of(value.__name__):
+                return app_of(value.__name__)
+    with contextlib.suppress(OSError, TypeError):  # a builtin or a lambda in a REPL
+        for match in _DIRECT_MODEL_IMPORT.finditer(inspect.getsource(code)):
+            found = app_of(f"{match[1] or match[2]}.models")
+            if found:
+                return found
     return None
 
 
@@ -230,6 +268,61 @@ def _still_in_code(app_label: str, model_name: str, field_name: str | None = Non
     except Exception:
         return False
     return True
+
+
+def _db_backed(options: dict[str, Any], app_label: str, model_name: str) -> bool:
+    """Whether operations on the model reach the database (not proxy, unmanaged or swapped)."""
+    if options.get("proxy") or options.get("managed", True) is False:
+        return False
+    swappable = options.get("swappable")
+    if swappable:
+        from django.conf import settings
+
+        chosen = str(getattr(settings, swappable, "") or "")
+        if chosen and chosen.lower() != f"{app_label}.{model_name}".lower():
+            return False
+    return True
+
+
+def _follow(result: LintResult, app_label: str, op: Operation, state: ProjectState) -> None:
+    """Keep a table created in this plan new whatever it is called now (after ``op`` ran).
+
+    RenameModel moves the identity to the new name; AlterModelTable (a ``db_table`` change)
+    keeps the model and gives its table a new name: both stay created-in-this-plan.
+    """
+    if isinstance(op, ops.RenameModel) and (app_label, op.old_name_lower) in result.created_models:
+        result.created_models.add((app_label, op.new_name_lower))
+        result.created_tables.add(_table(state, app_label, op.new_name))
+    elif (
+        isinstance(op, ops.AlterModelTable) and (app_label, op.name_lower) in result.created_models
+    ):
+        result.created_tables.add(_table(state, app_label, op.name))
+    elif isinstance(op, ops.DeleteModel):
+        result.created_models.discard((app_label, op.name_lower))
+
+
+def _statements(connection: Any, sql: Any) -> list[str]:
+    """RunSQL's statements as ``migrate`` would send them, without rendering any model."""
+    if sql == ops.RunSQL.noop:
+        return []
+    if isinstance(sql, list | tuple):
+        return [s if isinstance(s, str) else str(s[0]) for s in sql]
+    try:
+        return [str(s) for s in connection.ops.prepare_sql_script(str(sql))]
+    except Exception:  # sqlparse missing or confused: judge it whole
+        return [str(sql)]
+
+
+_DML_TABLE = re.compile(
+    r"^\s*(?:UPDATE\s+(?:ONLY\s+)?|DELETE\s+FROM\s+(?:ONLY\s+)?|INSERT\s+INTO\s+)"
+    r'"?([\w$]+)"?(?:\."?([\w$]+)"?)?',
+    re.I | re.M,
+)
+_SET_DEFAULT = re.compile(
+    r'ALTER\s+TABLE\s+(?:ONLY\s+)?(?:IF EXISTS\s+)?"?([\w$]+)"?(?:\."?([\w$]+)"?)?\s+'
+    r'ALTER\s+(?:COLUMN\s+)?"?([\w$]+)"?\s+SET\s+DEFAULT\b',
+    re.I,
+)
 
 
 SCHEMA_OPS = (
@@ -258,6 +351,7 @@ KNOWN_OPS = (
     ops.AlterModelManagers,
     ops.AlterOrderWithRespectTo,
     ops.RenameIndex,
+    ops.RunSQL,  # judged on its own text: no model to render
     *CONCURRENT_OPS,
 )
 DML = re.compile(r"^\s*(UPDATE|INSERT|DELETE|MERGE|COPY)\b", re.I | re.M)
@@ -278,6 +372,9 @@ class _MigrationLinter:
         self.schema_tables: set[str] = set()
         self.additive_tables: set[str] = set()
         self.destructive_tables: set[str] = set()
+        self.sql_statements: list[str] = []  # RunSQL text and unknown operations' SQL
+        self.data_fixes: dict[str | None, str] = {}  # table (None: any) -> the data step
+        self.defaults_set: set[tuple[str, str]] = set()
 
     def existing(self, table: str | None) -> bool:
         return table is not None and table not in self.result.created_tables
@@ -288,13 +385,17 @@ class _MigrationLinter:
 
     def touch(self, table: str, kind: str, *columns: str) -> None:
         if self.existing(table):
-            self.result.touches.append(Touch(table, self.key, kind, tuple(columns)))
+            fix = self.data_fixes.get(table) or self.data_fixes.get(None)
+            self.result.touches.append(Touch(table, self.key, kind, tuple(columns), fix))
 
     def operation(self, op: Operation, state: ProjectState) -> None:
         app = self.app_label
         if isinstance(op, ops.CreateModel):
+            if not _db_backed(op.options, app, op.name):
+                return
             created = str(op.options.get("db_table") or f"{app}_{op.name_lower}")
             self.result.created_tables.add(created)
+            self.result.created_models.add((app, op.name_lower))
             self.additive_tables.add(created)
             return
         if isinstance(op, ops.SeparateDatabaseAndState):
@@ -302,10 +403,14 @@ class _MigrationLinter:
             for inner in op.database_operations:
                 self.operation(inner, scratch)
                 inner.state_forwards(app, scratch)
+                _follow(self.result, app, inner, scratch)
             return
         model_name = getattr(op, "model_name", None) or getattr(op, "name", None)
         table: str | None = None
-        if isinstance(model_name, str):
+        if isinstance(model_name, str) and not isinstance(op, ops.RunPython | ops.RunSQL):
+            model_state = state.models.get((app, model_name.lower()))
+            if model_state is not None and not _db_backed(model_state.options, app, model_name):
+                return  # proxy, unmanaged or swapped out: nothing runs in the database
             table = _table(state, app, model_name)
         if isinstance(op, SCHEMA_OPS) and table:
             self.schema_tables.add(table)
@@ -401,6 +506,9 @@ class _MigrationLinter:
             self.hit("add_index", table, detail=op.describe())
         elif isinstance(op, ops.RunPython):
             self.has_data_step = True
+            self.data_fixes.setdefault(
+                None, f"{self.key}: RunPython {getattr(op.code, '__name__', 'function')}"
+            )
             if op.reverse_code is None:
                 self.hits.append(Hit(RULES["runpython_no_reverse"], self.key, detail=op.describe()))
             imported = _imports_models_directly(op.code)
@@ -416,7 +524,15 @@ class _MigrationLinter:
         elif isinstance(op, ops.RunSQL):
             if op.reverse_sql is None:
                 self.hits.append(Hit(RULES["runsql_no_reverse"], self.key, detail=op.describe()))
-            if DML.search(_sql_text(op.sql)):
+            statements = _statements(self.connection, op.sql)
+            for statement in statements:
+                target = _DML_TABLE.search(statement)
+                if target:
+                    self.data_fixes.setdefault(
+                        _name(target, 1), f"{self.key}: {' '.join(statement.split())[:160]}"
+                    )
+            self.sql_statements.extend(statements)
+            if DML.search("\n".join(statements)):
                 self.has_data_step = True
 
     def _add_field(self, op: ops.AddField, table: str) -> None:
@@ -470,6 +586,8 @@ class _MigrationLinter:
             return
         column = _column(new, op.name)
         old_column = _column(old, op.name)
+        if _has_db_default(new) and not _has_db_default(old):
+            self.defaults_set.add((table, column))
         if old_column != column:
             self.hit("rename_column", table, old_column, detail=f"{old_column} -> {column}")
         if old.null and not new.null:
@@ -503,8 +621,22 @@ class _MigrationLinter:
             )
         self.touch(table, "alter", column)
 
-    def finish(self, unknown_sql: list[str]) -> None:
-        self._sql(unknown_sql)
+    def finish(self, unknown_sql: list[str], judge_sql: bool) -> None:
+        if judge_sql:
+            self._sql([*self.sql_statements, *unknown_sql])
+        for statement in [*self.sql_statements, *unknown_sql]:
+            for match in _SET_DEFAULT.finditer(statement):
+                self.defaults_set.add((_name(match, 1), match[3]))
+        # A NOT NULL column whose database default is set later in the same migration (a
+        # custom AddDefaultValue-style operation, RunSQL, AlterField(db_default=...)) is safe.
+        self.hits = [
+            h
+            for h in self.hits
+            if not (
+                h.rule.id == "not_null_without_db_default"
+                and (h.table, h.column) in self.defaults_set
+            )
+        ]
         existing_schema = {t for t in self.schema_tables if self.existing(t)}
         if self.has_data_step and existing_schema:
             self.hits.append(
@@ -698,27 +830,39 @@ def _alter_table_hits(text: str, table: str) -> list[tuple[str, str | None, str 
 # --- the walk ------------------------------------------------------------------------------
 
 
-def _split_by_operation(collected: list[str], migration: Migration) -> list[list[str]]:
-    """``collect_sql`` output cut into one list per operation (Django writes a header each)."""
-    parts: list[list[str]] = [[] for _ in migration.operations]
-    index = -1
-    i = 0
-    while i < len(collected):
-        line = collected[i]
-        if (
-            line == "--"
-            and i + 2 < len(collected)
-            and collected[i + 2] == "--"
-            and index + 1 < len(parts)
-            and collected[i + 1] == f"-- {migration.operations[index + 1].describe()}"
-        ):
-            index += 1
-            i += 3
-            continue
-        if index >= 0:
-            parts[index].append(line)
-        i += 1
-    return parts
+# Plans up to this many migrations get their SQL (forwards and back) rendered for every step;
+# longer ones only where a rule needs it or a table that existed before the plan is touched.
+SQL_ALL_STEPS = 12
+
+
+def _known(op: Operation) -> bool:
+    if isinstance(op, ops.SeparateDatabaseAndState):
+        return all(_known(inner) for inner in op.database_operations)
+    return isinstance(op, KNOWN_OPS)
+
+
+def _touches_existing(app_label: str, operations: Any, created: set[Any]) -> bool:
+    """Whether an operation works on a model that existed before the plan."""
+    new = set(created)
+    for op in operations:
+        if isinstance(op, ops.CreateModel):
+            new.add((app_label, op.name_lower))
+        elif isinstance(op, ops.RenameModel) and (app_label, op.old_name_lower) in new:
+            new.add((app_label, op.new_name_lower))
+        elif any(k not in new for k in _model_keys(app_label, op)):
+            return True
+    return False
+
+
+def _model_keys(app_label: str, op: Operation) -> list[tuple[str, str]]:
+    if isinstance(op, ops.SeparateDatabaseAndState):
+        return [k for inner in op.database_operations for k in _model_keys(app_label, inner)]
+    if isinstance(op, ops.RunPython | ops.RunSQL):
+        return []
+    if isinstance(op, ops.RenameModel):
+        return [(app_label, op.old_name_lower)]
+    name = getattr(op, "model_name", None) or getattr(op, "name", None)
+    return [(app_label, name.lower())] if isinstance(name, str) else []
 
 
 def _state_columns(state: ProjectState) -> set[tuple[str, str | None]]:
@@ -732,6 +876,60 @@ def _state_columns(state: ProjectState) -> set[tuple[str, str | None]]:
     return out
 
 
+@dataclass
+class _StepSQL:
+    forwards: list[list[str]]  # per operation
+    deferred: list[str]
+    backwards: list[str] | str
+
+
+def _render_sql(connection: Any, migration: Migration, state: ProjectState) -> _StepSQL:
+    """Forward and reverse SQL of one migration in a single walk of ``state`` (rendered, and
+    moved to the state after the migration), as the executor applies it: one clone and one
+    ``state_forwards`` per operation, and the reverse SQL from the same states."""
+    app = str(migration.app_label)
+    forwards: list[list[str]] = []
+    states: list[ProjectState] = []
+    _ = state.apps  # render once (the executor does too); every clone below carries it
+    with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+        for op in migration.operations:
+            before = state.clone()
+            states.append(before)
+            op.state_forwards(app, state)
+            mark = len(editor.collected_sql)
+            if not op.reduces_to_sql:
+                editor.collected_sql.append(
+                    f"-- MIGRATION NOW PERFORMS OPERATION THAT CANNOT BE WRITTEN AS SQL: "
+                    f"{op.describe()}"
+                )
+            else:
+                try:
+                    op.database_forwards(app, editor, before, state)
+                except Exception as exc:  # best effort, as sqlmigrate: may need the table
+                    logger.info("no SQL for %s (%s): %s", migration, op.describe(), exc)
+                    editor.collected_sql.append(f"-- SQL not available: {exc}")
+            forwards.append(list(editor.collected_sql[mark:]))
+        ops_lines = len(editor.collected_sql)
+    deferred = list(editor.collected_sql[ops_lines:])
+    backwards: list[str] | str
+    irreversible = [op for op in migration.operations if not op.reversible]
+    if irreversible:
+        backwards = f"irreversible: Operation {irreversible[0]} in {migration} is not reversible"
+    else:
+        try:
+            after = [*states[1:], state]
+            with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+                for op, before, later in reversed(
+                    list(zip(migration.operations, states, after, strict=True))
+                ):
+                    if op.reduces_to_sql:
+                        op.database_backwards(app, editor, later, before)
+            backwards = list(editor.collected_sql)
+        except Exception as exc:  # best effort, as sqlmigrate --backwards
+            backwards = f"-- SQL not available: {exc}"
+    return _StepSQL(forwards, deferred, backwards)
+
+
 def lint(
     alias: str,
     steps: list[Step],
@@ -743,6 +941,11 @@ def lint(
     """Lint the forward steps of a plan (a backwards plan is not linted: its risk is data loss).
 
     ``state`` is the project state before the plan (default: every applied migration).
+
+    The rules read model states only (never rendered). SQL is rendered, in plan order and once
+    per migration, for short plans, for migrations with operations only their SQL explains,
+    and for migrations on tables that existed before the plan (the rollback plan's reverse
+    SQL); a first deploy of a long history renders almost nothing.
     """
     result = LintResult()
     connection = connections[alias]
@@ -751,35 +954,64 @@ def lint(
     if not forward:
         return result
     op_state = state or applied_state(ex)
-    sql_state = op_state.clone()
+    rendered: ProjectState | None = None  # in step with op_state while consecutive steps render
+    render_all = len(forward) <= SQL_ALL_STEPS
     for step in forward:
         migration = step.migration
+        unknown = [op for op in migration.operations if not _known(op)]
+        needs_sql = (
+            render_all
+            or bool(unknown)
+            or _touches_existing(step.app_label, migration.operations, result.created_models)
+        )
+        if needs_sql and rendered is None:
+            rendered = op_state.clone()
+        if not needs_sql:
+            rendered = None
         linter = _MigrationLinter(migration, connection, result)
-        linter.result_state_columns = _state_columns(op_state)
-        pre = sql_state.clone()  # rendered after the first step: cloning beats re-rendering
+        if unknown or any(isinstance(op, ops.RunSQL) for op in migration.operations):
+            linter.result_state_columns = _state_columns(op_state)
         for op in migration.operations:
             linter.operation(op, op_state)
             op.state_forwards(step.app_label, op_state)
-        statements: list[list[str]] = [[] for _ in migration.operations]
-        try:
-            with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
-                sql_state = migration.apply(sql_state, editor, collect_sql=True)
-                ops_sql = list(editor.collected_sql)
-            deferred = editor.collected_sql[len(ops_sql) :]
-            statements = _split_by_operation(ops_sql, migration)
-            result.sql[step.key] = [line for line in [*ops_sql, *deferred] if line != "--"]
-        except Exception as exc:  # best effort, as sqlmigrate: introspection may need the table
-            logger.info("no SQL for %s: %s", step.key, exc)
-            result.sql[step.key] = [f"-- SQL not available: {exc}"]
-            sql_state = op_state.clone()
-        result.reverse_sql[step.key] = _reverse_sql(connection, migration, pre)
-        unknown = [
-            line
-            for op, part in zip(migration.operations, statements, strict=True)
-            if not isinstance(op, KNOWN_OPS)
-            for line in part
-        ]
-        linter.finish(unknown if vendor == "postgresql" else [])
+            _follow(result, step.app_label, op, op_state)
+        unknown_sql: list[str] = []
+        if rendered is not None:
+            result.rendered_steps += 1
+            try:
+                rendered_sql = _render_sql(connection, migration, rendered)
+            except Exception as exc:  # best effort, as sqlmigrate (SQLite inside a transaction)
+                logger.info("no SQL for %s: %s", step.key, exc)
+                unavailable = [f"-- SQL not available: {exc}"]
+                rendered_sql = _StepSQL([[] for _ in migration.operations], unavailable, "")
+                rendered_sql.backwards = unavailable
+                rendered = None  # its state may be half-way: render afresh next time
+            result.sql[step.key] = [
+                line
+                for part in [*rendered_sql.forwards, rendered_sql.deferred]
+                for line in part
+                if line != "--"
+            ]
+            result.reverse_sql[step.key] = rendered_sql.backwards
+            unknown_sql = [
+                line
+                for op, part in zip(migration.operations, rendered_sql.forwards, strict=True)
+                if not _known(op)
+                for line in part
+            ]
+        else:
+            note = (
+                f"-- not rendered: this plan of {len(forward)} migrations touches only tables "
+                f"it creates here; see python manage.py sqlmigrate {step.app_label} {step.name}"
+            )
+            result.sql[step.key] = [*linter.sql_statements, note]
+            irreversible = [o.describe() for o in migration.operations if not o.reversible]
+            result.reverse_sql[step.key] = (
+                "irreversible: " + "; ".join(irreversible)
+                if irreversible
+                else [note.replace("sqlmigrate", "sqlmigrate --backwards")]
+            )
+        linter.finish(unknown_sql, vendor == "postgresql")
         allowed_here = set(getattr(migration, ALLOW_ATTRIBUTE, ()) or ())
         for hit in linter.hits:
             if vendor not in hit.rule.vendors:
@@ -791,19 +1023,6 @@ def lint(
                 hit.allowed_by = f"{step.key}.{ALLOW_ATTRIBUTE}"
             result.hits.append(hit)
     return result
-
-
-def _reverse_sql(connection: Any, migration: Migration, pre: ProjectState) -> list[str] | str:
-    from django.db.migrations.exceptions import IrreversibleError
-
-    try:
-        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
-            migration.unapply(pre, editor, collect_sql=True)
-        return [line for line in editor.collected_sql if line != "--"]
-    except IrreversibleError as exc:
-        return f"irreversible: {exc}"
-    except Exception as exc:  # best effort, as sqlmigrate --backwards
-        return f"-- SQL not available: {exc}"
 
 
 LOCK_RULES = frozenset(
@@ -818,26 +1037,81 @@ LOCK_RULES = frozenset(
         "backfill_with_schema",
     }
 )
+# About running code, not size: they hold for every table that existed before the plan.
+COMPAT_RULES = frozenset(
+    {"drop_column", "drop_table", "rename_column", "rename_table", "not_null_without_db_default"}
+)
+# Old replicas' INSERTs fail for the length of the deploy: a warning on a small table, the
+# compatibility severity above MIGRATION_LOCK_RISK_ROWS.
+SIZED_COMPAT_RULES = frozenset({"not_null_without_db_default"})
+
+
+def _limits() -> tuple[int, int, str]:
+    from .. import conf
+
+    return (
+        int(conf.get("MIGRATION_LOCK_RISK_ROWS")),
+        int(conf.get("MIGRATION_LOCK_RISK_BYTES")),
+        str(conf.get("MIGRATION_COMPAT_SEVERITY")),
+    )
+
+
+def judge(
+    result: LintResult,
+    sizes: dict[str, dict[str, Any]],
+    limits: tuple[int, int, str] | None = None,
+) -> None:
+    """Judge each finding with the live facts of its table (``sizes``: table -> rows/bytes).
+
+    - lock rules: an empty table says nothing; below MIGRATION_LOCK_RISK_ROWS/BYTES a warning
+      with the safe alternative; above it as the rule says; on a big table (~1M rows or 1 GB)
+      a Migration's own ``railops_allow_unsafe`` no longer covers it, only ``--allow-unsafe``;
+    - compatibility rules: MIGRATION_COMPAT_SEVERITY on every table that existed before the
+      plan, whatever its size (NOT NULL without a database default: a warning below the size).
+    A table with no live facts (not measured) is judged as the rule says.
+    """
+    rows_limit, bytes_limit, compat = limits or _limits()
+    kept: list[Hit] = []
+    for hit in result.hits:
+        rule = hit.rule.id
+        facts = [sizes.get(t.strip()) for t in (hit.table or "").split(",") if t.strip()]
+        measured = bool(facts) and all(f is not None for f in facts)
+        small = False
+        if measured:
+            rows = max(float(f.get("rows_estimate") or 0) for f in facts if f)
+            size = max(float(f.get("bytes") or 0) for f in facts if f)
+            hit.rows_estimate = rows
+            small = rows < rows_limit and size < bytes_limit
+            if rule in LOCK_RULES:
+                if rows == 0 and size < bytes_limit:
+                    continue  # an empty table: the lock is over before anyone waits
+                if small:
+                    hit.blocking = False
+                    hit.judged = (
+                        f"below MIGRATION_LOCK_RISK_ROWS ({rows_limit:,}): the lock is short, "
+                        "so this does not block; the safe way is below"
+                    )
+                elif rows >= BIG_TABLE_ROWS or size >= BIG_TABLE_BYTES:
+                    hit.blocking = True
+                    if hit.allowed_by and hit.allowed_by != "--allow-unsafe":
+                        hit.detail += (
+                            f" The table is big: {hit.allowed_by} does not cover it; pass "
+                            f"--allow-unsafe {rule} to accept it for this run."
+                        )
+                        hit.allowed_by = None
+        if rule in COMPAT_RULES:
+            if rule in SIZED_COMPAT_RULES and measured and small:
+                hit.blocking = False
+                hit.judged = (
+                    f"a small table (below MIGRATION_LOCK_RISK_ROWS, {rows_limit:,} rows): "
+                    "a warning; the safe way is below"
+                )
+            else:
+                hit.blocking = compat == "critical"
+        kept.append(hit)
+    result.hits = kept
 
 
 def escalate(result: LintResult, sizes: dict[str, dict[str, Any]]) -> None:
-    """Lock rules escalate on big tables (~1M rows or 1 GB).
-
-    A Migration's own ``railops_allow_unsafe`` was written without knowing the production table:
-    on a big table it no longer covers a lock rule, only ``--allow-unsafe`` for this run does.
-    """
-    for hit in result.hits:
-        size = sizes.get(hit.table or "")
-        if not size:
-            continue
-        rows = float(size.get("rows_estimate") or 0)
-        hit.rows_estimate = rows
-        big = rows >= BIG_TABLE_ROWS or float(size.get("bytes") or 0) >= BIG_TABLE_BYTES
-        if big and hit.rule.id in LOCK_RULES:
-            hit.blocking = True
-            if hit.allowed_by and hit.allowed_by != "--allow-unsafe":
-                hit.detail += (
-                    f" The table is big: {hit.allowed_by} does not cover it; pass "
-                    f"--allow-unsafe {hit.rule.id} to accept it for this run."
-                )
-                hit.allowed_by = None
+    """Lock rules judged on the table's live size (see :func:`judge`)."""
+    judge(result, sizes)

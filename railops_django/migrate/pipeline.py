@@ -192,10 +192,18 @@ def _locked_pipeline(
     timings["lint_s"] = time.monotonic() - started
 
     mark = time.monotonic()
-    facts = pg_preflight.preflight(alias, [(t.table, t.kind, t.columns) for t in result.touches])
+    measured = sorted(
+        {t.strip() for h in result.hits if h.table for t in h.table.split(",") if t.strip()}
+        | {t.table for t in result.touches}
+    )
+    sizes = pg_preflight.table_sizes(
+        alias, measured, count_limit=int(conf.get("MIGRATION_LOCK_RISK_ROWS")) + 1
+    )
+    facts = pg_preflight.preflight(
+        alias, [(t.table, t.kind, t.columns, t.after_fix) for t in result.touches], sizes
+    )
     preflight_findings = _preflight_findings(facts)
-    if facts:
-        linting.escalate(result, facts.get("tables", {}))
+    linting.judge(result, sizes)
     timings["preflight_s"] = time.monotonic() - mark
     report.extend(result.findings())
     report.extend(preflight_findings)
@@ -344,7 +352,22 @@ def _preflight_findings(facts: dict[str, Any] | None) -> list[Finding]:
     if not facts:
         return []
     out: list[Finding] = []
-    for table, column in facts["nulls"]:
+    for table, column, fixed_by in facts["nulls"]:
+        if fixed_by:
+            out.append(
+                Finding(
+                    "migrate.preflight.nulls",
+                    Severity.INFO,
+                    f"{table}.{column} has NULLs now; the migration fixes them before SET NOT NULL",
+                    detail=f"'{fixed_by}' runs earlier in the same migration, so SET NOT NULL "
+                    "should find none. If it does not fill every row, the migration fails and "
+                    "rolls back.",
+                    fix="Nothing to do if the data step covers every NULL row.",
+                    rank=50,
+                    data={"table": table, "column": column, "fixed_by": fixed_by},
+                )
+            )
+            continue
         out.append(
             Finding(
                 "migrate.preflight.nulls",
@@ -357,8 +380,21 @@ def _preflight_findings(facts: dict[str, Any] | None) -> list[Finding]:
                 data={"table": table, "column": column},
             )
         )
-    for table, columns in facts["duplicates"]:
+    for table, columns, fixed_by in facts["duplicates"]:
         cols = ", ".join(columns)
+        if fixed_by:
+            out.append(
+                Finding(
+                    "migrate.preflight.duplicates",
+                    Severity.INFO,
+                    f"{table}({cols}) has duplicates now; the migration deals with them first",
+                    detail=f"'{fixed_by}' runs earlier in the same migration, before UNIQUE.",
+                    fix="Nothing to do if the data step removes every duplicate.",
+                    rank=50,
+                    data={"table": table, "columns": list(columns), "fixed_by": fixed_by},
+                )
+            )
+            continue
         out.append(
             Finding(
                 "migrate.preflight.duplicates",
@@ -411,8 +447,10 @@ def _preflight_extras(facts: dict[str, Any] | None) -> dict[str, Any]:
         "tables": [{"table": t, **size} for t, size in sorted(facts["tables"].items())],
         "lock_holders": facts["lock_holders"],
         "invalid_indexes": facts["invalid_indexes"],
-        "nulls": [{"table": t, "column": c} for t, c in facts["nulls"]],
-        "duplicates": [{"table": t, "columns": list(c)} for t, c in facts["duplicates"]],
+        "nulls": [{"table": t, "column": c, "fixed_by": f} for t, c, f in facts["nulls"]],
+        "duplicates": [
+            {"table": t, "columns": list(c), "fixed_by": f} for t, c, f in facts["duplicates"]
+        ],
         "skipped": facts["skipped"],
     }
 

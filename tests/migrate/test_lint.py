@@ -67,6 +67,7 @@ FIRES = [
     ("0027_runsql_no_reverse", "runsql_no_reverse"),
     ("0028_runpython_no_reverse", "runpython_no_reverse"),
     ("0030_runpython_direct_import", "runpython_direct_import"),
+    ("0036_runpython_global_model", "runpython_direct_import"),
     ("0031_backfill_with_schema", "backfill_with_schema"),
     ("0032_mixed", "mixed_additive_destructive"),
 ]
@@ -91,6 +92,7 @@ QUIET = [
     ("0024_drop_unmapped_column_sql", "runsql_no_reverse"),
     ("0029_runpython_with_reverse", "runpython_no_reverse"),
     ("0029_runpython_with_reverse", "runpython_direct_import"),
+    ("0035_runpython_get_model", "runpython_direct_import"),
     ("0029_runpython_with_reverse", "backfill_with_schema"),
     ("0022_drop_column", "mixed_additive_destructive"),
 ]
