@@ -131,15 +131,20 @@ def summary_lines(plan: dict[str, Any], path: str | None = None) -> list[str]:
         f"rollback plan: {len(steps)} migration(s) across {len(targets)} app(s), "
         + ("all reversible" if not irreversible else f"{len(irreversible)} irreversible")
     ]
-    if targets and all(t == ZERO for t in targets.values()):
-        lines.append(
-            f"  way back: every app to zero ({len(commands)} migrate command(s)): "
-            "this deploy started from an empty database"
-        )
-    elif commands:
+    if commands:
+        first_deploy = bool(targets) and all(t == ZERO for t in targets.values())
         shown = "; ".join(commands[:3])
         more = f" (and {len(commands) - 3} more)" if len(commands) > 3 else ""
-        lines.append(f"  way back: {shown}{more}")
+        lines.append(
+            "  way back: "
+            + (
+                "every app to zero (the run started from an empty database): "
+                if first_deploy
+                else ""
+            )
+            + shown
+            + more
+        )
     lines.append(f"  irreversible: {_names(irreversible, 10)}")
     lines.append(f"  lose data when reversed: {_names(loses)}")
     if plan.get("backup"):

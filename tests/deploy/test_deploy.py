@@ -252,7 +252,7 @@ def test_quickstart__first_deploy_on_sqlite__short_text_full_json(tmp_path):
     lines = done.stdout.splitlines()
     assert len(lines) <= 60, done.stdout
     assert lines[1].startswith("Deployed: release 1 recorded; 24 migration(s) applied")
-    assert "way back: every app to zero" in done.stdout
+    assert "way back: every app to zero (the run started from an empty database): " in done.stdout
     assert "sessions.0001_initial" not in done.stdout.split("lose data when reversed:")[0]
 
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db2.sqlite3'}"
