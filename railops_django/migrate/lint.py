@@ -116,7 +116,13 @@ class LintResult:
     reverse_sql: dict[str, list[str] | str] = field(default_factory=dict)
     created_tables: set[str] = field(default_factory=set)
     created_models: set[tuple[str, str]] = field(default_factory=set)
+    # A table that existed before the plan, renamed in it: its name now -> its name in the
+    # database before the plan (where its live facts are read).
+    origins: dict[str, str] = field(default_factory=dict)
     rendered_steps: int = 0
+
+    def live_name(self, table: str) -> str:
+        return self.origins.get(table, table)
 
     def blocking(self) -> list[Hit]:
         return [h for h in self.hits if h.blocking and not h.allowed_by]
@@ -241,12 +247,21 @@ def _imports_models_directly(code: Any) -> str | None:
             if "." in name and app_of(name):
                 return app_of(name)
             value = namespace.get(name)
-            if isinstance(value, type) and issubclass(value, models.Model):
-                found = app_of(str(value.__module__))
+            if (
+                isinstance(value, type)
+                and issubclass(value, models.Model)
+                and value.__module__ != "__fake__"  # a historical model from apps.get_model
+                and not value._meta.abstract
+                and global_apps.is_installed(value._meta.app_config.name)
+            ):
+                return str(value._meta.app_config.name)
+            if inspect.ismodule(value):
+                module_name = value.__name__.split(".models.", 1)[0]
+                found = app_of(
+                    module_name if module_name == value.__name__ else module_name + ".models"
+                )
                 if found:
                     return found
-            elif inspect.ismodule(value) and app_of(value.__name__):
-                return app_of(value.__name__)
     with contextlib.suppress(OSError, TypeError):  # a builtin or a lambda in a REPL
         for match in _DIRECT_MODEL_IMPORT.finditer(inspect.getsource(code)):
             found = app_of(f"{match[1] or match[2]}.models")
@@ -284,21 +299,45 @@ def _db_backed(options: dict[str, Any], app_label: str, model_name: str) -> bool
     return True
 
 
-def _follow(result: LintResult, app_label: str, op: Operation, state: ProjectState) -> None:
-    """Keep a table created in this plan new whatever it is called now (after ``op`` ran).
-
-    RenameModel moves the identity to the new name; AlterModelTable (a ``db_table`` change)
-    keeps the model and gives its table a new name: both stay created-in-this-plan.
+def _follow(
+    result: LintResult,
+    app_label: str,
+    op: Operation,
+    state: ProjectState,
+    before: str | None = None,
+) -> None:
+    """Follow a table through ``op`` (already applied to ``state``; ``before``: its table name
+    before ``op``). A table created in this plan stays new whatever it is called now
+    (RenameModel moves the identity, AlterModelTable gives it a new name); a table that existed
+    before keeps pointing at its name in the database, for the live facts.
     """
-    if isinstance(op, ops.RenameModel) and (app_label, op.old_name_lower) in result.created_models:
-        result.created_models.add((app_label, op.new_name_lower))
-        result.created_tables.add(_table(state, app_label, op.new_name))
-    elif (
-        isinstance(op, ops.AlterModelTable) and (app_label, op.name_lower) in result.created_models
-    ):
-        result.created_tables.add(_table(state, app_label, op.name))
-    elif isinstance(op, ops.DeleteModel):
-        result.created_models.discard((app_label, op.name_lower))
+    if isinstance(op, ops.RenameModel):
+        old_key, new_key, new_name = (
+            (app_label, op.old_name_lower),
+            (app_label, op.new_name_lower),
+            op.new_name,
+        )
+    elif isinstance(op, ops.AlterModelTable):
+        old_key = new_key = (app_label, op.name_lower)
+        new_name = op.name
+    else:
+        if isinstance(op, ops.DeleteModel):
+            result.created_models.discard((app_label, op.name_lower))
+        return
+    after = _table(state, app_label, new_name)
+    if old_key in result.created_models:
+        result.created_models.add(new_key)
+        result.created_tables.add(after)
+    elif before and after != before:
+        result.origins[after] = result.origins.get(before, before)
+
+
+def _table_before(state: ProjectState, app_label: str, op: Operation) -> str | None:
+    if isinstance(op, ops.RenameModel):
+        return _table(state, app_label, op.old_name)
+    if isinstance(op, ops.AlterModelTable):
+        return _table(state, app_label, op.name)
+    return None
 
 
 def _statements(connection: Any, sql: Any) -> list[str]:
@@ -386,7 +425,8 @@ class _MigrationLinter:
     def touch(self, table: str, kind: str, *columns: str) -> None:
         if self.existing(table):
             fix = self.data_fixes.get(table) or self.data_fixes.get(None)
-            self.result.touches.append(Touch(table, self.key, kind, tuple(columns), fix))
+            live = self.result.live_name(table)
+            self.result.touches.append(Touch(live, self.key, kind, tuple(columns), fix))
 
     def operation(self, op: Operation, state: ProjectState) -> None:
         app = self.app_label
@@ -402,8 +442,9 @@ class _MigrationLinter:
             scratch = state.clone()
             for inner in op.database_operations:
                 self.operation(inner, scratch)
+                previous = _table_before(scratch, app, inner)
                 inner.state_forwards(app, scratch)
-                _follow(self.result, app, inner, scratch)
+                _follow(self.result, app, inner, scratch, previous)
             return
         model_name = getattr(op, "model_name", None) or getattr(op, "name", None)
         table: str | None = None
@@ -592,6 +633,14 @@ class _MigrationLinter:
             self.hit("rename_column", table, old_column, detail=f"{old_column} -> {column}")
         if old.null and not new.null:
             self.hit("set_not_null", table, column, detail=f"{op.describe()}: null=True -> False.")
+            if new.has_default() or _has_db_default(new):
+                # Django's four-way alteration: UPDATE ... SET col = default WHERE col IS NULL
+                # runs before SET NOT NULL, in the same statement batch.
+                self.data_fixes.setdefault(
+                    table,
+                    f"{self.key}: {op.describe()} fills NULL rows with the field's default "
+                    "before SET NOT NULL",
+                )
             self.touch(table, "set_not_null", column)
         elif not old.null and new.null:
             self.hit("drop_not_null", table, column, detail=f"{op.describe()}: null=False -> True.")
@@ -831,7 +880,8 @@ def _alter_table_hits(text: str, table: str) -> list[tuple[str, str | None, str 
 
 
 # Plans up to this many migrations get their SQL (forwards and back) rendered for every step;
-# longer ones only where a rule needs it or a table that existed before the plan is touched.
+# longer ones (a first deploy, a long upgrade) only where a rule needs it: a migration with an
+# operation only its SQL explains. Rendering costs what ``migrate`` itself costs.
 SQL_ALL_STEPS = 12
 
 
@@ -839,30 +889,6 @@ def _known(op: Operation) -> bool:
     if isinstance(op, ops.SeparateDatabaseAndState):
         return all(_known(inner) for inner in op.database_operations)
     return isinstance(op, KNOWN_OPS)
-
-
-def _touches_existing(app_label: str, operations: Any, created: set[Any]) -> bool:
-    """Whether an operation works on a model that existed before the plan."""
-    new = set(created)
-    for op in operations:
-        if isinstance(op, ops.CreateModel):
-            new.add((app_label, op.name_lower))
-        elif isinstance(op, ops.RenameModel) and (app_label, op.old_name_lower) in new:
-            new.add((app_label, op.new_name_lower))
-        elif any(k not in new for k in _model_keys(app_label, op)):
-            return True
-    return False
-
-
-def _model_keys(app_label: str, op: Operation) -> list[tuple[str, str]]:
-    if isinstance(op, ops.SeparateDatabaseAndState):
-        return [k for inner in op.database_operations for k in _model_keys(app_label, inner)]
-    if isinstance(op, ops.RunPython | ops.RunSQL):
-        return []
-    if isinstance(op, ops.RenameModel):
-        return [(app_label, op.old_name_lower)]
-    name = getattr(op, "model_name", None) or getattr(op, "name", None)
-    return [(app_label, name.lower())] if isinstance(name, str) else []
 
 
 def _state_columns(state: ProjectState) -> set[tuple[str, str | None]]:
@@ -943,9 +969,9 @@ def lint(
     ``state`` is the project state before the plan (default: every applied migration).
 
     The rules read model states only (never rendered). SQL is rendered, in plan order and once
-    per migration, for short plans, for migrations with operations only their SQL explains,
-    and for migrations on tables that existed before the plan (the rollback plan's reverse
-    SQL); a first deploy of a long history renders almost nothing.
+    per migration (forwards and reverse from the same states), for every step of a short plan
+    and, in a long one, for migrations with operations only their SQL explains; the others
+    name the ``sqlmigrate`` command that shows it.
     """
     result = LintResult()
     connection = connections[alias]
@@ -959,11 +985,7 @@ def lint(
     for step in forward:
         migration = step.migration
         unknown = [op for op in migration.operations if not _known(op)]
-        needs_sql = (
-            render_all
-            or bool(unknown)
-            or _touches_existing(step.app_label, migration.operations, result.created_models)
-        )
+        needs_sql = render_all or bool(unknown)
         if needs_sql and rendered is None:
             rendered = op_state.clone()
         if not needs_sql:
@@ -973,8 +995,9 @@ def lint(
             linter.result_state_columns = _state_columns(op_state)
         for op in migration.operations:
             linter.operation(op, op_state)
+            previous = _table_before(op_state, step.app_label, op)
             op.state_forwards(step.app_label, op_state)
-            _follow(result, step.app_label, op, op_state)
+            _follow(result, step.app_label, op, op_state, previous)
         unknown_sql: list[str] = []
         if rendered is not None:
             result.rendered_steps += 1
@@ -1001,8 +1024,8 @@ def lint(
             ]
         else:
             note = (
-                f"-- not rendered: this plan of {len(forward)} migrations touches only tables "
-                f"it creates here; see python manage.py sqlmigrate {step.app_label} {step.name}"
+                f"-- not rendered in a plan of {len(forward)} migrations (more than "
+                f"{SQL_ALL_STEPS}): python manage.py sqlmigrate {step.app_label} {step.name}"
             )
             result.sql[step.key] = [*linter.sql_statements, note]
             irreversible = [o.describe() for o in migration.operations if not o.reversible]
@@ -1074,7 +1097,11 @@ def judge(
     kept: list[Hit] = []
     for hit in result.hits:
         rule = hit.rule.id
-        facts = [sizes.get(t.strip()) for t in (hit.table or "").split(",") if t.strip()]
+        facts = [
+            sizes.get(result.live_name(t.strip()))
+            for t in (hit.table or "").split(",")
+            if t.strip()
+        ]
         measured = bool(facts) and all(f is not None for f in facts)
         small = False
         if measured:

@@ -193,7 +193,13 @@ def _locked_pipeline(
 
     mark = time.monotonic()
     measured = sorted(
-        {t.strip() for h in result.hits if h.table for t in h.table.split(",") if t.strip()}
+        {
+            result.live_name(t.strip())
+            for h in result.hits
+            if h.table
+            for t in h.table.split(",")
+            if t.strip()
+        }
         | {t.table for t in result.touches}
     )
     sizes = pg_preflight.table_sizes(
