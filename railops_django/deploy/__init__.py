@@ -114,7 +114,7 @@ def _add_failure(report: Report, ctx: Context, failed: str, changed: bool, marke
     state = (
         "Nothing was applied" if applied_nothing else "No migration of this deploy is left applied"
     )
-    report.headline = f"Deploy stopped at step {failed!r}: {state.lower()}; fix the cause below."
+    report.headline = f"Deploy stopped at step {failed!r}: {state.lower()}; fix the causes below."
     report.add(
         "deploy.failed",
         Severity.CRITICAL,
