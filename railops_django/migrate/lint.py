@@ -795,12 +795,6 @@ _COLUMN_ACTION = re.compile(
 )
 
 
-def _sql_text(sql: Any) -> str:
-    if isinstance(sql, list | tuple):
-        return "\n".join(s if isinstance(s, str) else str(s[0]) for s in sql)
-    return str(sql)
-
-
 def sql_hits(statement: str, atomic: bool) -> list[tuple[str, str | None, str | None]]:
     """``(rule or marker, table, column)`` for one PostgreSQL statement."""
     out: list[tuple[str, str | None, str | None]] = []
