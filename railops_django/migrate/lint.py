@@ -1110,7 +1110,7 @@ def judge(
                     hit.blocking = False
                     hit.judged = (
                         f"below MIGRATION_LOCK_RISK_ROWS ({rows_limit:,}): the lock is short, "
-                        "so this does not block; the safe way is below"
+                        "so this does not block; the fix is the safe way"
                     )
                 elif rows >= BIG_TABLE_ROWS or size >= BIG_TABLE_BYTES:
                     hit.blocking = True
@@ -1125,7 +1125,7 @@ def judge(
                 hit.blocking = False
                 hit.judged = (
                     f"a small table (below MIGRATION_LOCK_RISK_ROWS, {rows_limit:,} rows): "
-                    "a warning; the safe way is below"
+                    "a warning; the fix is the safe way"
                 )
             else:
                 hit.blocking = compat == "critical"

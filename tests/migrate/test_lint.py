@@ -241,3 +241,45 @@ def test_sql_hits__postgres_statements():
     assert ("set_not_null", "t", "a") in linting.sql_hits(
         'ALTER TABLE "t" ALTER COLUMN "a" SET NOT NULL;', True
     )
+
+
+def _unapply_sql(ex, key) -> list[str] | str:
+    """Django's own reverse SQL (what sqlmigrate --backwards prints), for comparison."""
+    from django.db.migrations.exceptions import IrreversibleError
+
+    migration = ex.loader.graph.nodes[key]
+    state = ex.loader.project_state(key, at_end=False)
+    connection = connections["default"]
+    try:
+        with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+            migration.unapply(state, editor, collect_sql=True)
+    except IrreversibleError as exc:
+        return f"irreversible: {exc}"
+    return [line for line in editor.collected_sql if line != "--"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "migration",
+    [
+        "0002_add_index",
+        "0012_add_fk",
+        "0018_rename_column",
+        "0020_rename_table",
+        "0022_drop_column",
+    ],
+)
+def test_reverse_sql__one_walk_of_the_states__same_as_django_unapply(lintcases, migration):
+    result = _lint(lintcases, migration)
+    ours = result.reverse_sql[f"lintcases.{migration}"]
+    theirs = _unapply_sql(lintcases, ("lintcases", migration))
+    assert isinstance(ours, list) and ours
+    assert [line for line in ours if not line.startswith("--")] == [
+        line for line in theirs if not line.startswith("--")
+    ]
+
+
+@pytest.mark.postgres
+def test_reverse_sql__irreversible_step__says_so(lintcases):
+    result = _lint(lintcases, "0028_runpython_no_reverse")
+    assert str(result.reverse_sql["lintcases.0028_runpython_no_reverse"]).startswith("irreversible")
