@@ -165,6 +165,8 @@ def text(report: Report, color: bool = False) -> str:
     summary = ", ".join(f"{n} {s.label}" for s, n in sorted(counts.items(), reverse=True) if n)
     status = _badge(report.status, color).strip()
     lines = [f"{report.command}: {status} ({summary or 'no findings'}) in {report.duration_s:.2f}s"]
+    if report.headline:
+        lines.append(report.headline)
     problems = report.problems()
     if problems:
         lines += ["", "Fix these first:"]
@@ -176,7 +178,8 @@ def text(report: Report, color: bool = False) -> str:
         for finding in rest:
             lines += _finding_lines(finding, color)
     for name, value in report.extras.items():
-        extra = _extra_lines(name, value)
+        summary_lines = report.text_summary.get(name)
+        extra = _extra_lines(name, value) if summary_lines is None else summary_lines
         if extra:
             lines += ["", *extra]
     return "\n".join(lines) + "\n"

@@ -92,6 +92,11 @@ class Report:
     extras: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    # What happened, in one line: text shows it under the status line, JSON as "headline".
+    headline: str = ""
+    # Lines the text renderer prints instead of an extra's generic rendering ([] hides it);
+    # JSON keeps every extra whole. A long rollback plan becomes its counts and its file.
+    text_summary: dict[str, list[str]] = field(default_factory=dict)
 
     def add(
         self,
@@ -150,6 +155,8 @@ class Report:
             "duration_s": self.duration_s,
             "findings": [f.as_dict() for f in self.sorted_findings()],
         }
+        if self.headline:
+            out["headline"] = self.headline
         for key, value in self.extras.items():
             out.setdefault(key, value)
         return out

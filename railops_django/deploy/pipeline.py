@@ -27,6 +27,11 @@ class Options:
     no_backup: bool = False
     require_offsite_backup: bool = False
     dry_run: bool = False
+    # Passed on to safe_migrate, as its own flags of the same names.
+    allow_unsafe: tuple[str, ...] = ()
+    lock_timeout_ms: int | None = None
+    statement_timeout_ms: int | None = None
+    retries: int | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ import io
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
@@ -22,8 +23,8 @@ from ..diagnose.settings import HEALTHCHECK_HOST, healthcheck_path
 from ..health import run as health_run
 from ..migrate import current_state
 from ..migrate import run as migrate_run
-from ..report import Finding, Severity
-from .pipeline import Context, Step
+from ..report import Finding, Report, Severity
+from .pipeline import Context, Options, Step
 
 GIT_TIMEOUT_S = 10
 
@@ -186,16 +187,60 @@ def migrate(ctx: Context) -> list[Finding]:
     if options.skip_migration:
         return [_ok("migrate", "Migrations skipped (--skip-migration)")]
     # The backup step already took the pre-deploy backup: safe_migrate names it, takes none.
+    # One safe_migrate run: it plans, lints and pre-flights first, and stops before applying
+    # anything when a finding blocks, so no separate rehearsal (a second plan) is needed.
     taken = ctx.release.backup_name or None
-    rehearsal = migrate_run(options.alias, dry_run=True, backup=False, taken_backup=taken)
-    if rehearsal.status is Severity.CRITICAL or options.dry_run:
-        return _dry_run_titles(_without_skipped_backup(rehearsal.findings))
-    applied = migrate_run(options.alias, backup=False, taken_backup=taken)
-    ctx.state["rollback_plan"] = applied.extras.get("rollback_plan")
-    findings = _without_skipped_backup(applied.findings)
-    if ctx.release.row is None and applied.status is not Severity.CRITICAL:
+    result = _safe_migrate(options, taken, dry_run=options.dry_run)
+    findings = _deploy_fix(_without_skipped_backup(result.findings))
+    if options.dry_run:
+        ctx.state["rollback_plan"] = result.extras.get("rollback_plan")
+        return _dry_run_titles(findings)
+    if any(f.id == "migrate.blocked" for f in findings):
+        return findings  # stopped before applying anything
+    ctx.state["migrated"] = True
+    ctx.state["rollback_plan"] = result.extras.get("rollback_plan")
+    ctx.state["rollback_plan_file"] = result.extras.get("rollback_plan_file")
+    if ctx.release.row is None and result.status is not Severity.CRITICAL:
         ctx.release.save()
     return findings
+
+
+def _safe_migrate(options: Options, taken: str | None, *, dry_run: bool) -> Report:
+    """safe_migrate with the flags railway_deploy passes on."""
+    return migrate_run(
+        options.alias,
+        dry_run=dry_run,
+        backup=False,
+        taken_backup=taken,
+        allow_unsafe=options.allow_unsafe,
+        lock_timeout_ms=options.lock_timeout_ms,
+        statement_timeout_ms=options.statement_timeout_ms,
+        retries=options.retries,
+    )
+
+
+def _deploy_fix(findings: list[Finding]) -> list[Finding]:
+    """safe_migrate's 'blocked' finding, with the railway_deploy command that accepts the rules.
+
+    Only lint rules can be accepted; a pre-flight block (NULLs, duplicates) needs the data fixed.
+    """
+    rules = sorted(
+        {
+            str(f.data["rule"])
+            for f in findings
+            if f.id.startswith("migrate.lint.")
+            and f.severity is Severity.CRITICAL
+            and f.data.get("rule")
+        }
+    )
+    if not rules:
+        return findings
+    fix = (
+        "Fix the migrations as each finding says, or accept the rules for this deploy: "
+        f"python manage.py railway_deploy --allow-unsafe {','.join(rules)} "
+        "(or railops_allow_unsafe = [...] on the Migration)."
+    )
+    return [replace(f, fix=fix) if f.id == "migrate.blocked" else f for f in findings]
 
 
 def _without_skipped_backup(findings: list[Finding]) -> list[Finding]:

@@ -85,7 +85,8 @@ def run(
             Severity.OK,
             "No migrations to apply",
             detail="Every migration of the target is applied.",
-            fix="Use --force to run the backup, post_migrate handlers and drift check anyway.",
+            fix="python manage.py safe_migrate --force runs the backup, post_migrate handlers and "
+            "drift check anyway.",
             rank=80,
         )
         report.extras["plan"] = {"steps": [], "by_app": {}}
@@ -344,6 +345,10 @@ def _confirm(question: str) -> bool:
 def _finish(report: Report, timings: dict[str, float], started: float) -> None:
     timings["total_s"] = time.monotonic() - started
     report.extras["phase_timings"] = {k: round(v, 3) for k, v in timings.items()}
+    plan = report.extras.get("rollback_plan")
+    if plan:  # text shows the plan's counts and its file; JSON keeps it whole
+        path = report.extras.get("rollback_plan_file")
+        report.text_summary["rollback_plan"] = rollback.summary_lines(plan, path)
 
 
 # --- pre-flight ----------------------------------------------------------------------------

@@ -114,3 +114,49 @@ def write(plan: dict[str, Any], alias: str) -> Path:
         except Exception as exc:  # the local copy above stands
             redact.logger.warning("rollback plan not stored next to %s: %s", plan["backup"], exc)
     return path
+
+
+SUMMARY_NAMES = 5  # migration names listed per line of the text summary before "and N more"
+
+
+def _names(keys: list[str], limit: int = SUMMARY_NAMES) -> str:
+    if not keys:
+        return "none"
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def summary_lines(plan: dict[str, Any], path: str | None = None) -> list[str]:
+    """The rollback plan as a person reads it in a text report: counts, the commands, what cannot
+    be reversed and what loses data, and where the whole plan is (JSON keeps it in full)."""
+    steps = plan.get("steps") or []
+    targets = plan.get("targets") or {}
+    commands = list(plan.get("commands") or [])
+    irreversible = list(plan.get("irreversible") or [])
+    loses = list(plan.get("loses_data") or [])
+    lines = [
+        f"rollback plan: {len(steps)} migration(s) across {len(targets)} app(s), "
+        + ("all reversible" if not irreversible else f"{len(irreversible)} irreversible")
+    ]
+    if commands:
+        first_deploy = bool(targets) and all(t == ZERO for t in targets.values())
+        shown = "; ".join(commands[:3])
+        more = f" (and {len(commands) - 3} more)" if len(commands) > 3 else ""
+        lines.append(
+            "  way back: "
+            + (
+                "every app to zero (the run started from an empty database): "
+                if first_deploy
+                else ""
+            )
+            + shown
+            + more
+        )
+    lines.append(f"  irreversible: {_names(irreversible, 10)}")
+    lines.append(f"  lose data when reversed: {_names(loses)}")
+    if plan.get("backup"):
+        lines.append(f"  backup to restore: {plan['backup']}")
+    lines.append(
+        f"  full plan: {path} (and --format json)" if path else "  full plan: --format json"
+    )
+    return lines

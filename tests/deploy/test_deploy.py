@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from railops_django.migrate import current_state as migration_state
 from railops_django.models import Release
-from tests.utils import row_counts, run_command, schema_dump
+from tests.utils import row_counts, run_command, run_manage, schema_dump
 
 
 @pytest.fixture
@@ -111,6 +112,151 @@ def test_failing_migration__release_failed_schema_restored_exit_2(backup_dir, se
     # safe_migrate used the deploy's backup (it took none of its own) and named it.
     assert data["rollback_plan"]["backup"] == release.backup_name
     assert "migrate.backup.skipped" not in [f["id"] for f in data["findings"]]
-    assert "backup restore" in next(
-        f["fix"] for f in data["findings"] if f["id"] == "deploy.failed"
+    # safe_migrate undid what it applied: nothing is left to restore, so nothing says restore.
+    failed = next(f for f in data["findings"] if f["id"] == "deploy.failed")
+    assert "nothing to restore" in failed["detail"]
+    assert "restore" not in failed["fix"] and "recover" not in failed["fix"]
+
+
+# --- accepting a risk, and what a failure tells ---------------------------------------------
+
+RISKAPP = "tests.deploy.riskapp"
+
+
+@pytest.fixture
+def riskapp_at_0001(settings, backup_dir):
+    """riskapp's table exists (0001 applied, as a previous release left it); 0002 renames a
+    column that the previous release still reads, which the lint blocks."""
+    from django.core.management import call_command
+
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, RISKAPP]
+    call_command("migrate", "railops_riskapp", "0001", verbosity=0)
+    yield
+    call_command("migrate", "railops_riskapp", "zero", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_allow_unsafe__unknown_rule__exit_3_one_line_nothing_run(backup_dir):
+    out, err, code = run_command("railway_deploy", "--allow-unsafe", "add_index,no_such_rule")
+    assert code == 3, (out, err)
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and "no_such_rule" in err and "add_index" in err
+    assert Release.objects.count() == 0
+    assert not backup_dir.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_allow_unsafe__negative_lock_timeout__exit_3_one_line(backup_dir):
+    _, err, code = run_command("railway_deploy", "--lock-timeout", "-1")
+    assert code == 3 and len(err.strip().splitlines()) == 1 and "--lock-timeout" in err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_blocked__applied_nothing__says_so_and_offers_only_the_flag_that_exists(riskapp_at_0001):
+    before = migration_state("default")
+    out, err, code = run_command("railway_deploy", "--skip-collectstatic", "--format", "json")
+    data = json.loads(out)
+    assert code == 2, data["findings"]
+    assert migration_state("default") == before
+    ids = [f["id"] for f in data["findings"]]
+    assert "migrate.lint.rename_column" in ids and "migrate.blocked" in ids
+    blocked = next(f for f in data["findings"] if f["id"] == "migrate.blocked")
+    assert "python manage.py railway_deploy --allow-unsafe rename_column" in blocked["fix"]
+    failed = next(f for f in data["findings"] if f["id"] == "deploy.failed")
+    assert "Nothing was applied" in failed["detail"]
+    assert "nothing was applied" in data["headline"]
+    everything = json.dumps(data["findings"])
+    assert "backup restore" not in everything and "emergency_rollback recover" not in everything
+    assert "rollback_plan" not in data, "no way back is needed from a run that applied nothing"
+    assert Release.objects.get().status == "failed"
+
+    # The text a person reads: what happened first, then the fix; no restore anywhere.
+    text, _, code = run_command("railway_deploy", "--skip-collectstatic")
+    assert code == 2
+    assert text.splitlines()[1].startswith("Deploy stopped at step 'migrate': nothing was applied")
+    assert "restore" not in text.split("Also checked:")[0].replace("nothing to restore", "")
+
+    # The fix it offers works: the same command with the flag deploys.
+    out, err, code = run_command(
+        "railway_deploy", "--skip-collectstatic", "--allow-unsafe", "rename_column"
     )
+    assert code == 0, (out, err)
+    assert migration_state("default")["railops_riskapp"] == "0002_rename_title_name"
+    assert Release.objects.order_by("-id").first().status == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_after_migrating__points_at_recovery(riskapp_at_0001, settings, tmp_path):
+    """A step after migrate fails (collectstatic cannot create STATIC_ROOT): the migrations of
+    this deploy stay applied, so the failure names the way back."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    settings.STATIC_ROOT = str(blocker / "static")
+    out, _, code = run_command(
+        "railway_deploy", "--allow-unsafe", "rename_column", "--format", "json"
+    )
+    data = json.loads(out)
+    assert code == 2
+    assert data["steps"][-1]["step"] == "static"
+    assert migration_state("default")["railops_riskapp"] == "0002_rename_title_name"
+    failed = next(f for f in data["findings"] if f["id"] == "deploy.failed")
+    assert "after migrating" in failed["title"]
+    assert "emergency_rollback recover" in failed["fix"] and "backup restore" in failed["fix"]
+    assert data["rollback_plan"]["targets"] == {"railops_riskapp": "0001_initial"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_text__rollback_plan_summarised__json_keeps_it_whole(riskapp_at_0001, backup_dir):
+    from django.core.management import call_command
+
+    call_command("migrate", "railops_riskapp", "zero", verbosity=0)  # a plan with a create
+    text, _, code = run_command(
+        "railway_deploy", "--skip-collectstatic", "--allow-unsafe", "rename_column"
+    )
+    assert code == 0, text
+    assert "rollback plan: 2 migration(s) across 1 app(s), all reversible" in text
+    assert "reverse_order" not in text and "reverse_sql" not in text
+    plan_line = next(line for line in text.splitlines() if "full plan:" in line)
+    path = plan_line.split("full plan: ", 1)[1].split(" (")[0]
+    written = json.loads(Path(path).read_text())
+    assert written["reverse_order"] == [
+        "railops_riskapp.0002_rename_title_name",
+        "railops_riskapp.0001_initial",
+    ]
+    assert text.splitlines()[1].startswith("Deployed: release ")
+
+    call_command("migrate", "railops_riskapp", "zero", verbosity=0)
+    out, _, code = run_command(
+        "railway_deploy",
+        "--skip-collectstatic",
+        "--allow-unsafe",
+        "rename_column",
+        "--format",
+        "json",
+    )
+    data = json.loads(out)
+    assert code == 0
+    assert len(data["rollback_plan"]["steps"]) == 2 and data["rollback_plan"]["reverse_sql"]
+    assert data["rollback_plan_file"] and data["headline"].startswith("Deployed: release ")
+
+
+def test_quickstart__first_deploy_on_sqlite__short_text_full_json(tmp_path):
+    """The README's Quickstart: example_project's first railway_deploy from an empty SQLite
+    database prints a page a person reads, not the whole rollback plan."""
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "RAILOPS_BACKUP_DIR": str(tmp_path / "backups"),
+    }
+    done = run_manage("railway_deploy", "--skip-collectstatic", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) <= 60, done.stdout
+    assert lines[1].startswith("Deployed: release 1 recorded; 24 migration(s) applied")
+    assert "way back: every app to zero (the run started from an empty database): " in done.stdout
+    assert "sessions.0001_initial" not in done.stdout.split("lose data when reversed:")[0]
+
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db2.sqlite3'}"
+    done = run_manage("railway_deploy", "--skip-collectstatic", "--format", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)["rollback_plan"]
+    assert len(plan["steps"]) == len(plan["reverse_order"]) == 24

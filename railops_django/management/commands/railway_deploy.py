@@ -6,7 +6,7 @@ from django.core.management.base import CommandParser
 
 from ... import deploy
 from ...report import Report
-from ..base import RailopsCommand
+from ..base import RailopsCommand, comma_list
 
 
 class Command(RailopsCommand):
@@ -25,6 +25,17 @@ class Command(RailopsCommand):
             action="store_true",
             help="Fail when the backup would only go to this container's disk.",
         )
+        # Passed on to safe_migrate: the same flags, parsed the same way.
+        parser.add_argument(
+            "--allow-unsafe",
+            type=comma_list,
+            default=[],
+            metavar="RULE[,RULE]",
+            help="Accept these lint rules for this deploy (passed on to safe_migrate).",
+        )
+        parser.add_argument("--lock-timeout", type=int, metavar="MS", help="Default 2000.")
+        parser.add_argument("--statement-timeout", type=int, metavar="MS", help="Default 0 (off).")
+        parser.add_argument("--retries", type=int, metavar="N", help="Default 5.")
         parser.add_argument(
             "--dry-run", action="store_true", help="Say what each step would do; change nothing."
         )
@@ -41,5 +52,9 @@ class Command(RailopsCommand):
                 no_backup=options["no_backup"],
                 require_offsite_backup=options["require_offsite_backup"],
                 dry_run=options["dry_run"],
+                allow_unsafe=tuple(options["allow_unsafe"]),
+                lock_timeout_ms=options["lock_timeout"],
+                statement_timeout_ms=options["statement_timeout"],
+                retries=options["retries"],
             )
         )

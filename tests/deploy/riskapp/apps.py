@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RiskappConfig(AppConfig):
+    name = "tests.deploy.riskapp"
+    label = "railops_riskapp"
