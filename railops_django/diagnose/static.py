@@ -94,18 +94,27 @@ def _manifest_storage() -> Any:
 
 
 def project_template_dirs() -> list[Path]:
-    """Template directories of the project (DIRS and app dirs outside site-packages)."""
+    """Template directories of the project: DIRS, and app dirs outside site-packages and, when
+    the settings define ``BASE_DIR``, inside it (an app installed editable from elsewhere, such
+    as railops itself, is not the project's code)."""
+    from django.conf import settings
     from django.template import engines
     from django.template.backends.django import DjangoTemplates
 
     prefixes = {sys.prefix, sys.base_prefix}
+    base = getattr(settings, "BASE_DIR", None)
+    base_dir = Path(base).resolve() if isinstance(base, str | Path) and Path(base).is_dir() else None
     dirs: list[Path] = []
     for engine in engines.all():
         if not isinstance(engine, DjangoTemplates):
             continue
+        configured = {Path(d) for d in engine.engine.dirs}  # DIRS: the project's by definition
         for d in engine.template_dirs:
             path = Path(d)
             if "site-packages" in path.parts or any(str(path).startswith(p) for p in prefixes):
+                continue
+            outside = base_dir is not None and not path.resolve().is_relative_to(base_dir)
+            if outside and path not in configured:
                 continue
             if path.is_dir() and path not in dirs:
                 dirs.append(path)
