@@ -423,7 +423,9 @@ def test_safe_migrate_dry_run_json__fresh_wagtail_site__parses_with_apitoken_mig
     assert proc.returncode in (0, 2), proc.stderr[-2000:]
     data = _strict_json(proc.stdout)
     reverse_sql = data["rollback_plan"]["reverse_sql"]
-    assert reverse_sql["wagtailcore.0098_apitoken"][0] == "-- Create model APIToken"
+    # the key survives as it is (a long plan names the sqlmigrate command instead of the SQL)
+    (line,) = [ln for ln in reverse_sql["wagtailcore.0098_apitoken"] if "0098_apitoken" in ln]
+    assert "wagtailcore 0098_apitoken" in line
     assert "wagtailcore.0092_alter_collectionviewrestriction_password_and_more" in reverse_sql
     assert redact.MASK not in proc.stdout  # nothing secret here, so nothing was masked
 
