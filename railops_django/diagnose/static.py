@@ -103,7 +103,9 @@ def project_template_dirs() -> list[Path]:
 
     prefixes = {sys.prefix, sys.base_prefix}
     base = getattr(settings, "BASE_DIR", None)
-    base_dir = Path(base).resolve() if isinstance(base, str | Path) and Path(base).is_dir() else None
+    base_dir = None
+    if isinstance(base, str | Path) and Path(base).is_dir():
+        base_dir = Path(base).resolve()
     dirs: list[Path] = []
     for engine in engines.all():
         if not isinstance(engine, DjangoTemplates):

@@ -439,6 +439,11 @@ class _MigrationLinter:
             self.additive_tables.add(created)
             return
         if isinstance(op, ops.SeparateDatabaseAndState):
+            for inner in op.state_operations:  # a model adopting a table this plan created
+                if isinstance(inner, ops.CreateModel):
+                    adopted = str(inner.options.get("db_table") or f"{app}_{inner.name_lower}")
+                    if adopted in self.result.created_tables:
+                        self.result.created_models.add((app, inner.name_lower))
             scratch = state.clone()
             for inner in op.database_operations:
                 self.operation(inner, scratch)

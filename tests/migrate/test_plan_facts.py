@@ -105,6 +105,15 @@ def test_separate_database_and_state__adopted_table_judged_created_table_not(lin
     assert "sepcase_fresh" in result.created_tables
 
 
+def test_separate_database_and_state__model_adopting_a_table_created_in_the_plan__is_new(linted):
+    # django-oscar's case: customer.0001 creates a table, communication.0001 adopts it with a
+    # state-only CreateModel, later ones rename and change it: all on a table this plan created.
+    result = linted("adoptcase", "0001_initial", "0004_change")
+    assert not (_rules(result) & TABLE_RULES), [h.as_dict() for h in result.hits]
+    # The control: with the table there before the plan, the same change is a finding.
+    assert "drop_column" in _rules(linted("adoptcase", "0004_change", "0004_change"))
+
+
 @pytest.mark.postgres  # the custom operation is read through its SQL
 def test_peer_case__not_null_followed_by_db_default__safe(linted):
     result = linted("peer_followed_default", "0002_entry_rank", "0002_entry_rank")
