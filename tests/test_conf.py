@@ -70,7 +70,7 @@ def test_check__unknown_key_suggests_the_right_one(settings):
         ({"BACKUP_RETENTION": {"daily": 7, "yearly": 1}}, "unknown tier(s) ['yearly']"),
         ({"THRESHOLDS": {"memory_pct": [80]}}, "memory_pct must be a [warning, critical] pair"),
         ({"THRESHOLDS": {"memroy_pct": [1, 2]}}, "did you mean 'memory_pct'?"),
-        ({"LOCK_TIMEOUT_MS": True}, "must be int"),
+        ({"LOCK_TIMEOUT_MS": True}, "must be an integer"),
         ({"BACKUP_STORAGES": ["default", 3]}, "every item must be a str"),
     ],
 )
@@ -84,7 +84,9 @@ def test_check__bad_environment_value_is_reported(settings, monkeypatch):
     monkeypatch.setenv("RAILOPS_MIGRATION_RETRIES", "five")
     (error,) = conf.check_settings()
     assert error.id == "railops.E004" and "RAILOPS_MIGRATION_RETRIES" in error.msg
-    with pytest.raises(CannotRun, match=r"RAILOPS_MIGRATION_RETRIES is not int"):
+    with pytest.raises(
+        CannotRun, match=r"RAILOPS_MIGRATION_RETRIES is not an integer from 0 to 100, got 'five'"
+    ):
         conf.get("MIGRATION_RETRIES")
 
 

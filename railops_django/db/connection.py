@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from .. import conf, redact
 from ..report import Finding, Severity
@@ -104,6 +104,8 @@ def cause_of(exc: BaseException, settings_dict: dict[str, Any]) -> Cause:
         "password authentication failed" in message
         or "authentication failed" in message
         or ("no password supplied" in message)
+        or ("role" in message and "does not exist" in message)
+        or "is not permitted to log in" in message
     ):
         return Cause(
             "auth",
@@ -160,3 +162,33 @@ def failure_finding(alias: str, exc: BaseException, id_prefix: str, rank: int = 
         rank=rank,
         data={"alias": alias, "cause": cause.key},
     )
+
+
+def _database_errors(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes that are driver or Django database errors."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return [
+        e
+        for e in seen
+        if isinstance(e, DatabaseError)
+        or type(e).__module__.split(".")[0] in ("psycopg", "psycopg2", "sqlite3")
+    ]
+
+
+def connection_failure(exc: BaseException, alias: str, id_prefix: str) -> Finding | None:
+    """The classified finding when ``exc`` (or its cause) is a failed connection, else None.
+
+    Only the causes ``cause_of`` recognises count: a lock timeout or a bad query is not a
+    connection failure, and stays the error it is.
+    """
+    if alias not in connections:
+        return None
+    settings_dict = connections[alias].settings_dict
+    for error in _database_errors(exc):
+        if cause_of(error, settings_dict).key != "other":
+            return failure_finding(alias, error, id_prefix, rank=0)
+    return None

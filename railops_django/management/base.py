@@ -7,18 +7,31 @@ Everything else lives here, so no command repeats it:
 - rendering through ``render.py`` (which masks secrets), colour only on a TTY;
 - exit codes from the Report (DESIGN.md);
 - ``CannotRun`` (and bad command-line input) becomes one masked line on stderr and exit 3;
+- a failed system check (a bad ``RAILOPS`` setting above all) is bad input too: one line that
+  names the setting, the problem and the fix, and exit 3, never Django's ``SystemCheckError``;
+- a failed database connection becomes the classified finding (db/connection.py) in a Report,
+  exit 2, so ``--format json`` still prints one JSON object;
 - an unexpected exception prints a *masked* traceback and exits 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core import checks
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    SystemCheckError,
+)
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from .. import redact, render
+from .. import conf, redact, render
+from ..db import connection as dbconn
 from ..report import CannotRun, ExitCode, Report
 
 
@@ -34,6 +47,7 @@ class RailopsParser(CommandParser):
 class RailopsCommand(BaseCommand):
     formats: tuple[str, ...] = render.FORMATS
     uses_database = True
+    id_prefix = ""  # of the connection-failure finding; default: the command's name
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -61,7 +75,39 @@ class RailopsCommand(BaseCommand):
     def run(self, **options: Any) -> Report:
         raise NotImplementedError
 
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """Django's system checks, with a failure as this command's bad input: one line, exit 3.
+
+        ``manage.py check`` still lists every message; here the first RAILOPS problem (or, when
+        only other apps fail, the first of theirs) is named with its id, and the line points at
+        ``manage.py check``. Warnings are printed as Django prints them.
+        """
+        try:
+            super().check(*args, **kwargs)
+        except SystemCheckError:
+            self.fail(self._check_failure_line())
+        except Exception as exc:  # a check that crashed: a URLconf or model import failing
+            self.fail(
+                "Django's system checks could not run: "
+                f"{redact.mask_exception(exc)}: run 'python manage.py railway_diagnose' "
+                "to find the cause"
+            )
+
+    def _check_failure_line(self) -> str:
+        ours = conf.problems()
+        if ours:
+            more = f" ({len(ours) - 1} more)" if len(ours) > 1 else ""
+            return f"{ours[0].line()}{more}; 'python manage.py check' lists every problem"
+        serious = [m for m in checks.run_checks() if m.is_serious() and not m.is_silenced()]
+        count = f"{len(serious)} errors" if len(serious) > 1 else "an error"
+        first = f" ({serious[0].id}: {serious[0].msg.rstrip('.')})" if serious else ""
+        return (
+            f"Django's system checks found {count}{first}: fix it ('python manage.py check' "
+            "lists every error), or run with --skip-checks"
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        alias = options.get("database") or DEFAULT_DB_ALIAS
         try:
             if self.uses_database and options["database"] not in connections:
                 aliases = ", ".join(connections) or "none"
@@ -74,15 +120,20 @@ class RailopsCommand(BaseCommand):
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
-            self.stderr.write(redact.mask_traceback(exc), ending="")
-            self.stderr.write(
-                f"{self.command_name()}: internal error: {redact.mask_exception(exc)}"
-            )
-            sys.exit(ExitCode.CRITICAL)
+            failure = dbconn.connection_failure(exc, alias, self.id_prefix or self.command_name())
+            if failure is None:
+                self.crash(exc)
+            report = Report(self.command_name(), findings=[failure]).finish()
         self.emit(report, options)
         code = report.exit_code
         if code:
             sys.exit(code)
+
+    def crash(self, exc: BaseException) -> NoReturn:
+        """An unexpected error: a masked traceback, then exit 2."""
+        self.stderr.write(redact.mask_traceback(exc), ending="")
+        self.stderr.write(f"{self.command_name()}: internal error: {redact.mask_exception(exc)}")
+        sys.exit(ExitCode.CRITICAL)
 
     def emit(self, report: Report, options: dict[str, Any]) -> None:
         color = (
@@ -100,6 +151,18 @@ class RailopsCommand(BaseCommand):
     def command_name(self) -> str:
         return self.__module__.rsplit(".", 1)[-1]
 
+    def ask(self, question: str, what: str) -> bool:
+        """Ask a yes/no question on the terminal; with no terminal, CannotRun (exit 3) that says
+        to use --noinput, never a prompt that waits or an EOFError."""
+        unattended = f"use --noinput to {what} unattended"
+        if not sys.stdin.isatty():
+            raise CannotRun(f"no terminal to confirm on: {unattended}")
+        try:
+            answer = input(f"{question} [y/N] ")
+        except EOFError:
+            raise CannotRun(f"no answer to the confirmation: {unattended}") from None
+        return answer.strip().lower() in ("y", "yes")
+
     def progress_enabled(self, options: dict[str, Any]) -> bool:
         """Progress lines go to stderr on a TTY only, and never with a machine format."""
         return options.get("format") == "text" and self.stderr.isatty()
@@ -108,3 +171,31 @@ class RailopsCommand(BaseCommand):
 def comma_list(value: str) -> list[str]:
     """argparse type for ``--flag A,B``."""
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def number(low: float, high: float, *, integer: bool = False) -> Callable[[str], Any]:
+    """argparse type for every numeric flag: finite and within ``low..high`` (the same rule as
+    the RAILOPS numbers, ``conf.number_problem``), so NaN, inf and 1e400 are bad input."""
+    kind = "an integer" if integer else "a number"
+
+    def parse(text: str) -> int | float:
+        try:
+            value: int | float = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {kind} from {conf.fmt_number(low)} to {conf.fmt_number(high)}"
+            ) from None
+        problem = conf.number_problem(value, low, high)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = "integer" if integer else "number"
+    return parse
+
+
+def setting_number(name: str) -> Callable[[str], Any]:
+    """argparse type for a flag that overrides RAILOPS[name]: the key's own range and type."""
+    key = conf.KEYS[name]
+    assert key.bounds is not None, name
+    return number(*key.bounds, integer=float not in key.types)

@@ -14,6 +14,7 @@ class Command(RailopsCommand):
         "Railway's pre-deploy pipeline: prerequisites, backup, release record, safe_migrate "
         "(dry run then real), collectstatic, health. Exit 0 deployed, 2 failed."
     )
+    id_prefix = "deploy"
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--skip-migration", action="store_true", help="Do not migrate.")
