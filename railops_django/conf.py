@@ -370,8 +370,12 @@ class Problem:
     def error(self) -> Error:
         return Error(self.msg, hint=self.hint, id=self.id)
 
-    def line(self) -> str:
-        return f"{self.msg.rstrip('.')}: {self.hint.rstrip('.')} ({self.id})"
+    def line(self, more: int = 0) -> str:
+        counted = f" ({more} more)" if more else ""
+        return (
+            f"{self.msg.rstrip('.')}: {self.hint.rstrip('.')} ({self.id}){counted}; "
+            "'python manage.py check' lists every problem"
+        )
 
 
 def _not_a_dict(user: Any) -> Problem:

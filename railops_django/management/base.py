@@ -96,8 +96,7 @@ class RailopsCommand(BaseCommand):
     def _check_failure_line(self) -> str:
         ours = conf.problems()
         if ours:
-            more = f" ({len(ours) - 1} more)" if len(ours) > 1 else ""
-            return f"{ours[0].line()}{more}; 'python manage.py check' lists every problem"
+            return ours[0].line(more=len(ours) - 1)
         serious = [m for m in checks.run_checks() if m.is_serious() and not m.is_silenced()]
         count = f"{len(serious)} errors" if len(serious) > 1 else "an error"
         first = f" ({serious[0].id}: {serious[0].msg.rstrip('.')})" if serious else ""
