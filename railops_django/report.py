@@ -92,6 +92,7 @@ class Report:
     extras: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    cannot_run: bool = False  # the command could not run (bad input): exit 3 whatever it found
 
     def add(
         self,
@@ -126,6 +127,8 @@ class Report:
 
     @property
     def exit_code(self) -> int:
+        if self.cannot_run:
+            return ExitCode.CANNOT_RUN
         status = self.status
         if self.kind == ACTION:
             return ExitCode.CRITICAL if status is Severity.CRITICAL else ExitCode.OK

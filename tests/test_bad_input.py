@@ -25,6 +25,7 @@ import pytest
 from django.db import connections
 from django.db.utils import load_backend
 
+from railops_django.management.base import wants_json
 from tests.utils import EXAMPLE, ROOT, run_command, run_manage
 
 # One invocation of every command and action; each is harmless when it does run.
@@ -59,15 +60,25 @@ def assert_contract(out: str, err: str, code: int, *, json_format: bool) -> None
     assert "Traceback" not in out + err, err
     if code == 3:
         assert len(err.strip().splitlines()) == 1, err
+    if json_format:
+        data = json.loads(out)  # exactly one JSON object, whatever happened
+        assert isinstance(data, dict) and data["exit_code"] == code, data
+        if code == 3:
+            assert data["findings"][0]["title"] == err.strip()
+    elif code == 3:
         assert out == "", out
-    if json_format and code != 3:
-        data = json.loads(out)  # exactly one JSON object
-        assert isinstance(data, dict) and data["exit_code"] == code
+
+
+def run(*argv: str) -> tuple[str, str, int]:
+    """run_command, with the contract checked on every run."""
+    out, err, code = run_command(*argv)
+    assert_contract(out, err, code, json_format=wants_json(list(argv)))
+    return out, err, code
 
 
 def assert_cannot_run(out: str, err: str, code: int, *fragments: str) -> str:
     assert code == 3, (code, out, err)
-    assert_contract(out, err, code, json_format=False)
+    assert "Traceback" not in out + err and len(err.strip().splitlines()) == 1, err
     for fragment in fragments:
         assert fragment in err, err
     return err
@@ -149,14 +160,14 @@ def _settings_line(err: str, key: str) -> None:
 @pytest.mark.parametrize(("value", "key"), BAD_SETTINGS, ids=[k for _, k in BAD_SETTINGS])
 def test_bad_setting__every_command__exit_3_one_line_naming_key_and_id(argv, value, key, railops):
     railops(value)
-    out, err, code = run_command(*argv, "--format", "json")
+    out, err, code = run(*argv, "--format", "json")
     _settings_line(assert_cannot_run(out, err, code), key)
 
 
 @pytest.mark.parametrize(("value", "key"), MORE_BAD_SETTINGS, ids=[k for _, k in MORE_BAD_SETTINGS])
 def test_bad_setting__more_kinds__exit_3_one_line(value, key, railops):
     railops(value)
-    out, err, code = run_command("db_health", "--format", "json")
+    out, err, code = run("db_health", "--format", "json")
     _settings_line(assert_cannot_run(out, err, code), key)
 
 
@@ -164,20 +175,20 @@ def test_bad_setting__more_kinds__exit_3_one_line(value, key, railops):
 @pytest.mark.parametrize(("name", "raw"), BAD_ENV, ids=[f"{n}={r[:12]}" for n, r in BAD_ENV])
 def test_bad_environment_value__exit_3_one_line_naming_the_variable(argv, name, raw, monkeypatch):
     monkeypatch.setenv(name, raw)
-    out, err, code = run_command(*argv)
+    out, err, code = run(*argv)
     assert_cannot_run(out, err, code, name, "railops.E004")
     assert len(err) < 1000, "a 5000-digit value is not echoed whole"
 
 
 def test_railops_not_a_dict__exit_3_e001(settings):
     settings.RAILOPS = ["BACKUP_DIR"]
-    out, err, code = run_command("backup", "list")
+    out, err, code = run("backup", "list")
     assert_cannot_run(out, err, code, "RAILOPS must be a dict", "railops.E001")
 
 
 def test_several_bad_settings__first_named_and_the_rest_counted(railops):
     railops({"CONNECT_TIMEOUT": INF, "BACKUP_COMPRESSION_LEVEL": 99, "NOPE": 1})
-    out, err, code = run_command("db_health")
+    out, err, code = run("db_health")
     assert_cannot_run(out, err, code, "(2 more)", "manage.py check")
 
 
@@ -196,19 +207,19 @@ def test_bad_setting__checks_skipped__the_value_is_still_refused_when_read(
     argv, value, key, railops
 ):
     railops(value)
-    out, err, code = run_command(*argv, "--skip-checks")
+    out, err, code = run(*argv, "--skip-checks")
     _settings_line(assert_cannot_run(out, err, code), key)
 
 
 def test_another_apps_check_error__exit_3_one_line_pointing_at_check(settings):
     settings.CSRF_TRUSTED_ORIGINS = ["myapp.up.railway.app"]
-    out, err, code = run_command("backup", "list", "--format", "json")
+    out, err, code = run("backup", "list", "--format", "json")
     assert_cannot_run(out, err, code, "4_0.E001", "manage.py check", "--skip-checks")
 
 
 def test_check_command__still_lists_railops_problems_as_system_checks(railops):
     railops({"CONNECT_TIMEOUT": INF})
-    out, err, code = run_command("check")
+    out, err, code = run("check")
     assert code == 1 and "railops.E003" in err and "CONNECT_TIMEOUT" in err
 
 
@@ -243,16 +254,19 @@ BAD_FLAGS: list[tuple[str, ...]] = [
 ]
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 @pytest.mark.parametrize("argv", BAD_FLAGS, ids=_id)
 @pytest.mark.django_db
-def test_bad_flag__exit_3_one_line(argv, settings):
+def test_bad_flag__exit_3_one_line(argv, as_json, settings):
+    if as_json and "--format" in argv:
+        pytest.skip("the case is about --format itself")
     settings.RAILOPS = {**settings.RAILOPS, "ALERT_WEBHOOK_URL": ""}
-    out, err, code = run_command(*argv)
+    out, err, code = run(*argv, *(["--format", "json"] if as_json else []))
     assert_cannot_run(out, err, code)
 
 
 def test_watch_nan__refused_before_any_measurement():
-    out, err, code = run_command("db_health", "--watch", "nan")
+    out, err, code = run("db_health", "--watch", "nan")
     assert_cannot_run(out, err, code, "--watch", "finite")
 
 
@@ -287,7 +301,7 @@ def _files(path: Path) -> list[str]:
 )
 @pytest.mark.django_db
 def test_unknown_backup_name__refused_before_anything_is_done(argv, backup_dir):
-    out, err, code = run_command(*argv, "--format", "json")
+    out, err, code = run(*argv, "--format", "json")
     assert_cannot_run(out, err, code, "no backup named")
     assert _files(backup_dir) == [], "no emergency or safety backup was taken"
 
@@ -308,7 +322,7 @@ def test_confirmation_without_terminal__exit_3_use_noinput_nothing_done(
     argv, one_backup, backup_dir
 ):
     before = _files(backup_dir)
-    out, err, code = run_command(*(a.format(name=one_backup) for a in argv))
+    out, err, code = run(*(a.format(name=one_backup) for a in argv))
     assert_cannot_run(out, err, code, "--noinput")
     assert _files(backup_dir) == before
 
@@ -414,7 +428,7 @@ def test_connection_failure__classified_finding_exit_2_valid_json(
 ):
     monkeypatch.delenv("DATABASE_URL", raising=False)  # diagnose compares it with DATABASES
     with broken_default(make(), django_db_blocker):
-        out, err, code = run_command(*argv, "--format", "json")
+        out, err, code = run(*argv, "--format", "json")
     assert_contract(out, err, code, json_format=True)
     missing_file = code == 3 and "SQLite database file" in err  # a prerequisite, said as such
     if argv in MUST_CONNECT and not missing_file:
@@ -445,7 +459,7 @@ def _settings_module(tmp_path: Path, railops: str) -> dict[str, str]:
         (("backup", "list"), {"RAILOPS_BACKUP_COMPRESSION_LEVEL": "1000000000000"}, "E004"),
         (("emergency_rollback", "assess"), {"RAILOPS_MIGRATION_RETRIES": "five"}, "E004"),
         (("railway_deploy", "--dry-run"), {"RAILOPS_BACKUP_ENGINE": "tarball"}, "E004"),
-        (("db_health", "--watch", "nan"), {}, "--watch"),
+        (("db_health", "--watch", "nan", "--format", "json"), {}, "--watch"),
         (("db_health", "--watch", "1e400"), {}, "--watch"),
         (("safe_migrate", "--lock-timeout", "99999999999"), {}, "--lock-timeout"),
         (("backup", "list"), {"CSRF_TRUSTED_ORIGINS": "myapp.up.railway.app"}, "4_0.E001"),
@@ -455,6 +469,7 @@ def _settings_module(tmp_path: Path, railops: str) -> dict[str, str]:
 def test_real_process__bad_input__exit_3_one_line(argv, env, fragment):
     proc = run_manage(*argv, env=env)
     assert_cannot_run(proc.stdout, proc.stderr, proc.returncode, fragment)
+    assert_contract(proc.stdout, proc.stderr, 3, json_format=wants_json(list(argv)))
 
 
 @pytest.mark.parametrize(
@@ -473,6 +488,7 @@ def test_real_process__bad_railops_dict__exit_3_one_line_and_check_lists_it(tmp_
     )
     assert_cannot_run(proc.stdout, proc.stderr, proc.returncode, "railops.E00")
     assert "SystemCheckError" not in proc.stderr
+    assert_contract(proc.stdout, proc.stderr, 3, json_format=True)
     check = run_manage("check", "--settings", "bad_railops_settings", env=env)
     assert check.returncode == 1 and "railops.E00" in check.stderr
 
@@ -524,3 +540,31 @@ def test_unpack__output_in_a_missing_directory__exit_3_one_line(tmp_path):
         timeout=60,
     )
     assert_cannot_run(proc.stdout, proc.stderr, proc.returncode, "/no/such/dir/x")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("backup", "restore", "--latest", "--noinput"),
+        ("backup", "restore", "{name}", "--noinput"),
+        ("backup", "verify", "--latest", "--restore-test"),
+        ("emergency_rollback", "recover", "--backup", "{name}", "--noinput"),
+        ("emergency_rollback", "backup"),
+        ("railway_deploy",),
+    ],
+    ids=_id,
+)
+def test_connection_lost_with_a_backup_in_the_catalog__classified_finding_exit_2(
+    argv, one_backup, django_db_blocker, monkeypatch
+):
+    """The paths that crashed on main: a good backup exists, then the server goes away."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    dead = {**connections["default"].settings_dict, "PORT": str(_closed_port())}
+    dead["OPTIONS"] = {**dead.get("OPTIONS", {}), "connect_timeout": 2}
+    with broken_default(dead, django_db_blocker):
+        out, err, code = run(*(a.format(name=one_backup) for a in argv), "--format", "json")
+    assert_contract(out, err, code, json_format=True)
+    assert code == 2, (code, out, err)
+    ids = [f["id"] for f in json.loads(out)["findings"]]
+    assert any(i.endswith("connect.refused") for i in ids[:3]), ids

@@ -17,6 +17,7 @@ Everything else lives here, so no command repeats it:
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -32,15 +33,42 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 from .. import conf, redact, render
 from ..db import connection as dbconn
-from ..report import CannotRun, ExitCode, Report
+from ..report import CannotRun, ExitCode, Report, Severity
+
+
+def cannot_run_report(command: str, line: str) -> Report:
+    """The JSON answer of a command that could not run: exit 3, the stderr line as a finding."""
+    report = Report(command, cannot_run=True)
+    report.add(f"{command}.cannot_run", Severity.CRITICAL, line, rank=0)
+    return report.finish()
+
+
+def wants_json(argv: list[str]) -> bool:
+    """Whether the command line asks for --format json (the last --format given wins)."""
+    chosen = ""
+    for flag, value in itertools.pairwise([*argv, ""]):
+        if flag == "--format":
+            chosen = value
+        elif flag.startswith("--format="):
+            chosen = flag.partition("=")[2]
+    return chosen == "json"
 
 
 class RailopsParser(CommandParser):
-    """Bad command-line input exits 3 with one line, as DESIGN.md asks (argparse uses 2)."""
+    """Bad command-line input exits 3 with one line, as DESIGN.md asks (argparse uses 2); with
+    ``--format json`` among the arguments, stdout still gets its one JSON object."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self.railops_argv = [str(a) for a in (sys.argv[1:] if args is None else args)]
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
+        line = f"{self.prog}: error: {message} (see --help)"
         if self.called_from_command_line:
-            self.exit(ExitCode.CANNOT_RUN, f"{self.prog}: error: {message} (see --help)\n")
+            if wants_json(getattr(self, "railops_argv", [])):
+                report = cannot_run_report(self.prog.split()[-1], line)
+                sys.stdout.write(render.render(report, "json"))
+            self.exit(ExitCode.CANNOT_RUN, line + "\n")
         raise CommandError(f"Error: {message}", returncode=ExitCode.CANNOT_RUN)
 
 
@@ -85,13 +113,13 @@ class RailopsCommand(BaseCommand):
         try:
             super().check(*args, **kwargs)
         except SystemCheckError:
-            self.fail(self._check_failure_line())
+            raise CannotRun(self._check_failure_line()) from None
         except Exception as exc:  # a check that crashed: a URLconf or model import failing
-            self.fail(
+            raise CannotRun(
                 "Django's system checks could not run: "
                 f"{redact.mask_exception(exc)}: run 'python manage.py railway_diagnose' "
                 "to find the cause"
-            )
+            ) from None
 
     def _check_failure_line(self) -> str:
         ours = conf.problems()
@@ -105,6 +133,13 @@ class RailopsCommand(BaseCommand):
             "lists every error), or run with --skip-checks"
         )
 
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        """Django's execute (system checks, then handle), with CannotRun from either as exit 3."""
+        try:
+            return super().execute(*args, **options)
+        except CannotRun as exc:
+            self.fail(str(exc), options.get("format", "text"))
+
     def handle(self, *args: Any, **options: Any) -> None:
         alias = options.get("database") or DEFAULT_DB_ALIAS
         try:
@@ -114,9 +149,7 @@ class RailopsCommand(BaseCommand):
                     f"unknown database alias {options['database']!r}: use one of {aliases}"
                 )
             report = self.run(**options)
-        except CannotRun as exc:
-            self.fail(str(exc))
-        except (KeyboardInterrupt, SystemExit):
+        except (CannotRun, KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
             failure = dbconn.connection_failure(exc, alias, self.id_prefix or self.command_name())
@@ -142,9 +175,14 @@ class RailopsCommand(BaseCommand):
         )
         self.stdout.write(render.render(report, options["format"], color=bool(color)), ending="")
 
-    def fail(self, message: str) -> NoReturn:
-        line = " ".join(redact.mask_text(message).split())
-        self.stderr.write(f"{self.command_name()}: {line}")
+    def fail(self, message: str, fmt: str = "text") -> NoReturn:
+        """One masked line on stderr and exit 3; with --format json, the JSON object as well."""
+        line = f"{self.command_name()}: " + " ".join(redact.mask_text(message).split())
+        if fmt == "json":
+            self.stdout.write(
+                render.render(cannot_run_report(self.command_name(), line), "json"), ending=""
+            )
+        self.stderr.write(line)
         sys.exit(ExitCode.CANNOT_RUN)
 
     def command_name(self) -> str:
