@@ -217,6 +217,13 @@ def test_another_apps_check_error__exit_3_one_line_pointing_at_check(settings):
     assert_cannot_run(out, err, code, "4_0.E001", "manage.py check", "--skip-checks")
 
 
+@pytest.mark.parametrize("argv", EVERY_COMMAND[:6], ids=_id)
+def test_checks_that_crash__urlconf_missing_module__exit_3_one_line(argv, settings):
+    settings.ROOT_URLCONF = "no_such_module.urls"
+    out, err, code = run(*argv, "--format", "json")
+    assert_cannot_run(out, err, code, "system checks could not run", "no_such_module")
+
+
 def test_check_command__still_lists_railops_problems_as_system_checks(railops):
     railops({"CONNECT_TIMEOUT": INF})
     out, err, code = run("check")
@@ -529,17 +536,29 @@ def _env_for_subprocess() -> dict[str, str]:
     return env
 
 
-def test_unpack__output_in_a_missing_directory__exit_3_one_line(tmp_path):
-    archive = tmp_path / "x.zst"
-    archive.write_bytes(b"not really zstd")
+@pytest.mark.parametrize(
+    ("archive", "output", "fragment"),
+    [
+        ("{tmp}/x.zst", "/no/such/dir/x", "/no/such/dir/x"),
+        ("{tmp}/x.zst", "/proc/railops-unpack", "cannot write"),
+        ("{tmp}/x.zst", "{tmp}", "exists"),
+        ("{tmp}/x.zst", "{tmp}/x.zst", "exists"),
+        ("{tmp}/missing.zst", "{tmp}/out", "no such file"),
+        ("{tmp}", "{tmp}/out", "no such file"),
+    ],
+    ids=["missing-dir", "unwritable", "output-is-a-dir", "output-exists", "no-archive", "dir"],
+)
+def test_unpack__bad_paths__exit_3_one_line(tmp_path, archive, output, fragment):
+    (tmp_path / "x.zst").write_bytes(b"not really zstd")
+    argv = [a.format(tmp=tmp_path) for a in (archive, "-o", output)]
     proc = subprocess.run(
-        [sys.executable, "-m", "railops_django", "unpack", str(archive), "-o", "/no/such/dir/x"],
+        [sys.executable, "-m", "railops_django", "unpack", *argv],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=60,
     )
-    assert_cannot_run(proc.stdout, proc.stderr, proc.returncode, "/no/such/dir/x")
+    assert_cannot_run(proc.stdout, proc.stderr, proc.returncode, fragment)
 
 
 @pytest.mark.postgres
