@@ -261,12 +261,17 @@ BAD_FLAGS: list[tuple[str, ...]] = [
 ]
 
 
-@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
-@pytest.mark.parametrize("argv", BAD_FLAGS, ids=_id)
+@pytest.mark.parametrize(
+    ("argv", "as_json"),
+    [
+        pytest.param(argv, as_json, id=_id(argv) + (" +json" if as_json else ""))
+        for argv in BAD_FLAGS
+        for as_json in (False, True)
+        if not (as_json and "--format" in argv)  # those cases are about --format itself
+    ],
+)
 @pytest.mark.django_db
 def test_bad_flag__exit_3_one_line(argv, as_json, settings):
-    if as_json and "--format" in argv:
-        pytest.skip("the case is about --format itself")
     settings.RAILOPS = {**settings.RAILOPS, "ALERT_WEBHOOK_URL": ""}
     out, err, code = run(*argv, *(["--format", "json"] if as_json else []))
     assert_cannot_run(out, err, code)
@@ -448,6 +453,41 @@ def test_connection_failure__classified_finding_exit_2_valid_json(
         assert code == 2 or not connect
 
 
+@pytest.mark.parametrize(
+    ("message", "cause"),
+    [
+        ('FATAL:  password authentication failed for user "app"', "auth"),
+        ('FATAL:  role "app" is not permitted to log in', "auth"),
+        ('FATAL:  role "nobody" does not exist', "auth"),
+        ("FATAL:  sorry, too many clients already", "too_many_connections"),
+        ('FATAL:  database "app" does not exist', "no_database"),
+    ],
+)
+def test_connection_failure__driver_messages_are_classified(message, cause):
+    from django.db import OperationalError
+
+    from railops_django.db.connection import connection_failure
+
+    try:
+        raise OperationalError(message)
+    except OperationalError as exc:
+        finding = connection_failure(exc, "default", "backup")
+    assert finding is not None and finding.id == f"backup.connect.{cause}"
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["canceling statement due to lock timeout", 'relation "shop_x" does not exist', "disk full"],
+)
+def test_database_error_that_is_not_a_connection_failure__stays_an_error(message):
+    from django.db import OperationalError
+
+    from railops_django.db.connection import connection_failure
+
+    assert connection_failure(OperationalError(message), "default", "backup") is None
+    assert connection_failure(RuntimeError("connection refused"), "default", "backup") is None
+
+
 # --- real processes: Django's own check machinery and argv handling -----------------------------
 
 
@@ -587,3 +627,28 @@ def test_connection_lost_with_a_backup_in_the_catalog__classified_finding_exit_2
     assert code == 2, (code, out, err)
     ids = [f["id"] for f in json.loads(out)["findings"]]
     assert any(i.endswith("connect.refused") for i in ids[:3]), ids
+
+
+@needs_server
+def test_connection_failure__unknown_driver_message_while_connecting__still_a_finding(
+    django_db_blocker,
+):
+    """A database that refuses connections with words cause_of does not know is still a
+    connection failure (raised while connecting), not a traceback."""
+    import psycopg
+
+    name = "railops_contract_closed"
+    admin = "host=127.0.0.1 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as pg:
+        pg.execute(f"DROP DATABASE IF EXISTS {name}")
+        pg.execute(f"CREATE DATABASE {name} ALLOW_CONNECTIONS false")
+    try:
+        with broken_default(_postgres(NAME=name), django_db_blocker):
+            out, err, code = run("emergency_rollback", "backup", "--format", "json")
+    finally:
+        with psycopg.connect(admin, autocommit=True) as pg:
+            pg.execute(f"DROP DATABASE IF EXISTS {name}")
+    assert code == 2
+    finding = json.loads(out)["findings"][0]
+    assert finding["id"] == "rollback.connect.other", finding
+    assert "not currently accepting connections" in finding["detail"]

@@ -122,7 +122,11 @@ def cause_of(exc: BaseException, settings_dict: dict[str, Any]) -> Cause:
             "Add ?sslmode=require to DATABASE_URL (or OPTIONS={'sslmode': 'require'}), "
             "or sslmode=disable for a server without SSL.",
         )
-    if "too many connections" in message or "remaining connection slots" in message:
+    if (
+        "too many connections" in message
+        or "too many clients" in message  # PostgreSQL's own words for max_connections
+        or "remaining connection slots" in message
+    ):
         return Cause(
             "too_many_connections",
             "the server has no connection slots left",
@@ -179,16 +183,30 @@ def _database_errors(exc: BaseException) -> list[BaseException]:
     ]
 
 
+def _raised_while_connecting(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of the backend's ``get_new_connection`` (Django's connect)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "get_new_connection":
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def connection_failure(exc: BaseException, alias: str, id_prefix: str) -> Finding | None:
     """The classified finding when ``exc`` (or its cause) is a failed connection, else None.
 
-    Only the causes ``cause_of`` recognises count: a lock timeout or a bad query is not a
-    connection failure, and stays the error it is.
+    A failure counts when ``cause_of`` recognises it, or when it was raised while connecting
+    (whatever the driver said); a lock timeout or a bad query stays the error it is.
     """
     if alias not in connections:
         return None
     settings_dict = connections[alias].settings_dict
-    for error in _database_errors(exc):
+    errors = _database_errors(exc)
+    for error in errors:
         if cause_of(error, settings_dict).key != "other":
+            return failure_finding(alias, error, id_prefix, rank=0)
+    for error in errors:
+        if _raised_while_connecting(error):
             return failure_finding(alias, error, id_prefix, rank=0)
     return None
