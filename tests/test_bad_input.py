@@ -652,3 +652,21 @@ def test_connection_failure__unknown_driver_message_while_connecting__still_a_fi
     finding = json.loads(out)["findings"][0]
     assert finding["id"] == "rollback.connect.other", finding
     assert "not currently accepting connections" in finding["detail"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("safe_migrate", "nosuchapp", "--dry-run"),
+        ("safe_migrate", "shop", "9999_nosuch", "--dry-run"),
+        ("emergency_rollback", "recover", "--to-release", "424242", "--dry-run"),
+        ("emergency_rollback", "recover", "--to-release", "424242", "--noinput"),
+        ("backup", "create", "--tier", "yearly", "--dry-run"),
+    ],
+    ids=_id,
+)
+@pytest.mark.django_db
+def test_unknown_app_migration_release_or_tier__exit_3_before_anything(argv, backup_dir):
+    out, err, code = run(*argv, "--format", "json")
+    assert_cannot_run(out, err, code)
+    assert _files(backup_dir) == []
