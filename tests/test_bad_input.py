@@ -670,3 +670,12 @@ def test_unknown_app_migration_release_or_tier__exit_3_before_anything(argv, bac
     out, err, code = run(*argv, "--format", "json")
     assert_cannot_run(out, err, code)
     assert _files(backup_dir) == []
+
+
+def test_silenced_railops_check__another_apps_error_is_the_one_named(settings, railops):
+    railops({"CONNECT_TIMEOUT": 5000})
+    settings.SILENCED_SYSTEM_CHECKS = ["railops.E003"]
+    settings.CSRF_TRUSTED_ORIGINS = ["myapp.up.railway.app"]
+    out, err, code = run("backup", "list")
+    assert_cannot_run(out, err, code, "4_0.E001")
+    assert "CONNECT_TIMEOUT" not in err

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.core import checks
 from django.core.management.base import (
     BaseCommand,
@@ -122,7 +123,8 @@ class RailopsCommand(BaseCommand):
             ) from None
 
     def _check_failure_line(self) -> str:
-        ours = conf.problems()
+        silenced = set(getattr(settings, "SILENCED_SYSTEM_CHECKS", []))
+        ours = [p for p in conf.problems() if p.id not in silenced]
         if ours:
             return ours[0].line(more=len(ours) - 1)
         serious = [m for m in checks.run_checks() if m.is_serious() and not m.is_silenced()]
