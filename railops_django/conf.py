@@ -85,6 +85,15 @@ def fmt_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut short: a 5000-digit number is not echoed whole in a message."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond Python's digit limit for str()
+        return f"an int of about {int(value.bit_length() * 0.30103)} digits"
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
+
+
 def number_problem(value: Any, low: float, high: float) -> str | None:
     """The one range rule for every number (settings, tiers, thresholds, command-line flags):
     finite and within ``low..high``, inclusive; None when it is fine."""
@@ -92,12 +101,12 @@ def number_problem(value: Any, low: float, high: float) -> str | None:
         finite = math.isfinite(value)
     except OverflowError:  # an int too large for a float
         finite = False
+    span = f" from {fmt_number(low)} to {fmt_number(high)}"
     if not finite:
-        return (
-            f"must be a finite number from {fmt_number(low)} to {fmt_number(high)}, got {value!r}"
-        )
+        bounded = math.isfinite(low) and math.isfinite(high)
+        return f"must be a finite number{span if bounded else ''}, got {shown(value)}"
     if not low <= value <= high:
-        return f"must be from {fmt_number(low)} to {fmt_number(high)}, got {value!r}"
+        return f"must be{span}, got {shown(value)}"
     return None
 
 
@@ -107,7 +116,7 @@ def _retention_problem(value: Any) -> str | None:
         return f"unknown tier(s) {sorted(bad)}; expected keys daily, weekly, monthly"
     for tier, count in value.items():
         if not isinstance(count, int) or isinstance(count, bool):
-            return f"{tier} must be an int from 0 to {RETENTION_MAX}, got {count!r}"
+            return f"{tier} must be an int from 0 to {RETENTION_MAX}, got {shown(count)}"
         problem = number_problem(count, 0, RETENTION_MAX)
         if problem:
             return f"{tier} {problem}"
@@ -125,7 +134,7 @@ def _thresholds_problem(value: Any) -> str | None:
             or len(pair) != 2
             or not all(isinstance(n, int | float) and not isinstance(n, bool) for n in pair)
         ):
-            return f"{name} must be a [warning, critical] pair of numbers, got {pair!r}"
+            return f"{name} must be a [warning, critical] pair of numbers, got {shown(pair)}"
         problem = next(
             (p for p in (number_problem(n, 0, _threshold_max(name)) for n in pair) if p), None
         )
@@ -381,7 +390,7 @@ class Problem:
 def _not_a_dict(user: Any) -> Problem:
     return Problem(
         "railops.E001",
-        f"RAILOPS must be a dict, got {type(user).__name__} {user!r}.",
+        f"RAILOPS must be a dict, got {type(user).__name__} {shown(user)}.",
         "Set RAILOPS = {} or remove it; see the README's Settings section.",
     )
 
@@ -391,7 +400,7 @@ def _unknown_key(name: Any) -> Problem:
     hint = f"Did you mean {close[0]!r}? " if close else ""
     return Problem(
         "railops.E002",
-        f"RAILOPS[{name!r}] is not a railops setting.",
+        f"RAILOPS[{shown(name)}] is not a railops setting.",
         hint + "Known keys: " + ", ".join(sorted(KEYS)) + ".",
     )
 
@@ -413,7 +422,7 @@ def _env_value(key: Key) -> tuple[Any, Problem | None]:
     try:
         value = _from_env(key, os.environ[variable])
     except (ValueError, OverflowError):
-        problem: str | None = f"is not {key.expected()}, got {os.environ[variable]!r}"
+        problem: str | None = f"is not {key.expected()}, got {shown(os.environ[variable])}"
         value = None
     else:
         problem = _problem(key, value)
@@ -464,11 +473,13 @@ def threshold(name: str) -> tuple[float, float]:
 
 def _problem(key: Key, value: Any) -> str | None:
     if not isinstance(value, key.types) or (isinstance(value, bool) and bool not in key.types):
-        return f"must be {key.expected()}, got {type(value).__name__} {value!r}"
+        return f"must be {key.expected()}, got {type(value).__name__} {shown(value)}"
     if key.choices and value not in key.choices:
-        return f"must be {key.expected()}, got {value!r}"
-    if key.bounds is not None:
-        problem = number_problem(value, *key.bounds)
+        return f"must be {key.expected()}, got {shown(value)}"
+    if key.bounds is not None or isinstance(value, int | float):
+        # a number without declared bounds must at least be finite
+        low, high = key.bounds or (-math.inf, math.inf)
+        problem = number_problem(value, low, high)
         if problem:
             return problem
     if key.validate is not None:
