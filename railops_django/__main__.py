@@ -241,6 +241,10 @@ def unpack(archive: Path, output: Path | None) -> int:
     except FileExistsError:
         sys.stderr.write(f"unpack: {output} exists; give another -o\n")
         return ExitCode.CANNOT_RUN
+    except OSError as exc:  # no such directory, not writable, a directory...
+        reason = exc.strerror or type(exc).__name__
+        sys.stderr.write(f"unpack: cannot write {output}: {reason}; give -o a writable path\n")
+        return ExitCode.CANNOT_RUN
     failure: Exception | None = None
     try:
         with open(archive, "rb") as source:

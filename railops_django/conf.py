@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,11 @@ DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
 }
 LOWER_IS_WORSE = frozenset({"cache_hit_ratio_pct"})
 
+# Upper bounds: generous, but below where a value would overflow a timedelta, a C int or zstd.
+DAY_S = 86_400
+INT32_MAX = 2_147_483_647
+RETENTION_MAX = 10_000  # backups kept per tier
+
 
 @dataclass(frozen=True)
 class Key:
@@ -64,11 +70,44 @@ class Key:
     env: bool = False  # falls back to RAILOPS_<name>
     choices: tuple[str, ...] = ()
     validate: Callable[[Any], str | None] | None = None  # returns a problem, or None
+    bounds: tuple[float, float] | None = None  # a number's inclusive range
 
     def expected(self) -> str:
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.bounds is not None:
+            kind = "a number" if float in self.types else "an integer"
+            return f"{kind} from {fmt_number(self.bounds[0])} to {fmt_number(self.bounds[1])}"
         return " or ".join(t.__name__ for t in self.types)
+
+
+def fmt_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut short: a 5000-digit number is not echoed whole in a message."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond Python's digit limit for str()
+        return f"an int of about {int(value.bit_length() * 0.30103)} digits"
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
+
+
+def number_problem(value: Any, low: float, high: float) -> str | None:
+    """The one range rule for every number (settings, tiers, thresholds, command-line flags):
+    finite and within ``low..high``, inclusive; None when it is fine."""
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    span = f" from {fmt_number(low)} to {fmt_number(high)}"
+    if not finite:
+        bounded = math.isfinite(low) and math.isfinite(high)
+        return f"must be a finite number{span if bounded else ''}, got {shown(value)}"
+    if not low <= value <= high:
+        return f"must be{span}, got {shown(value)}"
+    return None
 
 
 def _retention_problem(value: Any) -> str | None:
@@ -76,8 +115,11 @@ def _retention_problem(value: Any) -> str | None:
     if bad:
         return f"unknown tier(s) {sorted(bad)}; expected keys daily, weekly, monthly"
     for tier, count in value.items():
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            return f"{tier} must be a non-negative int, got {count!r}"
+        if not isinstance(count, int) or isinstance(count, bool):
+            return f"{tier} must be an int from 0 to {RETENTION_MAX}, got {shown(count)}"
+        problem = number_problem(count, 0, RETENTION_MAX)
+        if problem:
+            return f"{tier} {problem}"
     return None
 
 
@@ -92,18 +134,34 @@ def _thresholds_problem(value: Any) -> str | None:
             or len(pair) != 2
             or not all(isinstance(n, int | float) and not isinstance(n, bool) for n in pair)
         ):
-            return f"{name} must be a [warning, critical] pair of numbers, got {pair!r}"
+            return f"{name} must be a [warning, critical] pair of numbers, got {shown(pair)}"
+        problem = next(
+            (p for p in (number_problem(n, 0, _threshold_max(name)) for n in pair) if p), None
+        )
+        if problem:
+            return f"{name}: each of [warning, critical] {problem}"
+        warning, critical = pair
+        if name in LOWER_IS_WORSE and warning < critical:
+            return (
+                f"{name} is lower-is-worse, so warning must not be below critical, got {pair!r} "
+                f"(e.g. {list(DEFAULT_THRESHOLDS[name])})"
+            )
+        if name not in LOWER_IS_WORSE and warning > critical:
+            return (
+                f"{name}: warning must not be above critical, got {pair!r} "
+                f"(e.g. {list(DEFAULT_THRESHOLDS[name])})"
+            )
     return None
+
+
+def _threshold_max(name: str) -> float:
+    return 100 if name.endswith("_pct") else 1e12
 
 
 def _str_list_problem(value: Any) -> str | None:
     if not all(isinstance(item, str) for item in value):
         return "every item must be a str"
     return None
-
-
-def _positive_problem(value: Any) -> str | None:
-    return None if value >= 0 else f"must be >= 0, got {value!r}"
 
 
 KEYS: dict[str, Key] = {
@@ -139,7 +197,7 @@ KEYS: dict[str, Key] = {
             (int,),
             "Days to keep emergency and predeploy backups.",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, 36_500),
         ),
         Key(
             "BACKUP_MIN_GOOD",
@@ -147,7 +205,7 @@ KEYS: dict[str, Key] = {
             (int,),
             "Cleanup never leaves fewer good backups than this.",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, RETENTION_MAX),
         ),
         Key(
             "BACKUP_MAX_AGE",
@@ -156,7 +214,7 @@ KEYS: dict[str, Key] = {
             "Seconds; the recovery point objective. "
             "The newest good backup older than this is a warning, twice this is critical.",
             env=True,
-            validate=_positive_problem,
+            bounds=(60, 366 * DAY_S),
         ),
         Key(
             "BACKUP_SCHEDULE",
@@ -179,7 +237,7 @@ KEYS: dict[str, Key] = {
             (int,),
             "Tables with more estimated rows get an estimated row count in the manifest.",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, 10**15),
         ),
         Key(
             "BACKUP_LAYOUT",
@@ -197,7 +255,7 @@ KEYS: dict[str, Key] = {
             (int,),
             "zstd level for backups.",
             env=True,
-            validate=_positive_problem,
+            bounds=(1, 22),
         ),
         Key(
             "THRESHOLDS",
@@ -212,7 +270,7 @@ KEYS: dict[str, Key] = {
             (int, float),
             "Seconds to wait when connecting to the database.",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, 600),
         ),
         Key(
             "LOCK_TIMEOUT_MS",
@@ -220,7 +278,7 @@ KEYS: dict[str, Key] = {
             (int,),
             "lock_timeout for each migration (PostgreSQL).",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, DAY_S * 1000),
         ),
         Key(
             "STATEMENT_TIMEOUT_MS",
@@ -228,7 +286,7 @@ KEYS: dict[str, Key] = {
             (int,),
             "statement_timeout for each migration; 0 is off.",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, DAY_S * 1000),
         ),
         Key(
             "MIGRATION_RETRIES",
@@ -236,7 +294,7 @@ KEYS: dict[str, Key] = {
             (int,),
             "Retries of a migration that hit lock_timeout.",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, 100),
         ),
         Key(
             "MIGRATION_LOCK_WAIT",
@@ -244,7 +302,7 @@ KEYS: dict[str, Key] = {
             (int, float),
             "Seconds a replica waits for another replica's migration lock.",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, DAY_S),
         ),
         Key(
             "ALERT_WEBHOOK_URL",
@@ -291,7 +349,7 @@ KEYS: dict[str, Key] = {
             "Seconds railops/health/ keeps the result of its slow checks (migration graph, "
             "schema drift, static manifest); the database round trip runs on every request.",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, DAY_S),
         ),
         Key(
             "HEALTH_HISTORY_DAYS",
@@ -299,7 +357,7 @@ KEYS: dict[str, Key] = {
             (int,),
             "Days of 'db_health --record' samples kept for the dashboard's history charts.",
             env=True,
-            validate=_positive_problem,
+            bounds=(1, 3660),
         ),
         Key(
             "BACKUP_NATIVE_WORKERS",
@@ -307,7 +365,7 @@ KEYS: dict[str, Key] = {
             (int,),
             "Parallel connections (sharing one snapshot) for the native engine's dump.",
             env=True,
-            validate=_positive_problem,
+            bounds=(1, 64),
         ),
         Key(
             "MIGRATION_LOCK_RISK_ROWS",
@@ -318,7 +376,7 @@ KEYS: dict[str, Key] = {
             "with the safe alternative, not a block; an empty table or one created in the "
             "same plan gets no lock finding.",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, 10**15),
         ),
         Key(
             "MIGRATION_LOCK_RISK_BYTES",
@@ -327,7 +385,7 @@ KEYS: dict[str, Key] = {
             "safe_migrate: a table at or above this size (pg_total_relation_size) is judged "
             "as big for the lock rules whatever its row count.",
             env=True,
-            validate=_positive_problem,
+            bounds=(0, 2**62),
         ),
         Key(
             "MIGRATION_COMPAT_SEVERITY",
@@ -365,19 +423,85 @@ def _user_settings() -> Any:
     return getattr(settings, "RAILOPS", {})
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One bad setting: the system check's id, message and hint, and the one line a command
+    prints for it (key, problem, fix, id)."""
+
+    id: str
+    msg: str
+    hint: str
+
+    def error(self) -> Error:
+        return Error(self.msg, hint=self.hint, id=self.id)
+
+    def line(self, more: int = 0) -> str:
+        counted = f" ({more} more)" if more else ""
+        return (
+            f"{self.msg.rstrip('.')}: {self.hint.rstrip('.')} ({self.id}){counted}; "
+            "'python manage.py check' lists every problem"
+        )
+
+
+def _not_a_dict(user: Any) -> Problem:
+    return Problem(
+        "railops.E001",
+        f"RAILOPS must be a dict, got {type(user).__name__} {shown(user)}.",
+        "Set RAILOPS = {} or remove it; see the README's Settings section.",
+    )
+
+
+def _unknown_key(name: Any) -> Problem:
+    close = difflib.get_close_matches(str(name), KEYS, n=1)
+    hint = f"Did you mean {close[0]!r}? " if close else ""
+    return Problem(
+        "railops.E002",
+        f"RAILOPS[{shown(name)}] is not a railops setting.",
+        hint + "Known keys: " + ", ".join(sorted(KEYS)) + ".",
+    )
+
+
+def _setting_problem(key: Key, value: Any) -> Problem | None:
+    problem = _problem(key, value)
+    if problem is None:
+        return None
+    return Problem(
+        "railops.E003",
+        f"RAILOPS[{key.name!r}] {problem}.",
+        f"Set it to {key.expected()} in settings.RAILOPS: {key.doc}",
+    )
+
+
+def _env_value(key: Key) -> tuple[Any, Problem | None]:
+    """The parsed ``RAILOPS_<KEY>`` value, or the problem with it."""
+    variable = f"RAILOPS_{key.name}"
+    try:
+        value = _from_env(key, os.environ[variable])
+    except (ValueError, OverflowError):
+        problem: str | None = f"is not {key.expected()}, got {shown(os.environ[variable])}"
+        value = None
+    else:
+        problem = _problem(key, value)
+    if problem is None:
+        return value, None
+    return None, Problem(
+        "railops.E004",
+        f"Environment variable {variable} {problem}.",
+        f"Set {variable} to {key.expected()}, or unset it: {key.doc}",
+    )
+
+
 def get(name: str) -> Any:
     """The effective value of ``RAILOPS[name]``; raises CannotRun when it is invalid."""
     key = KEYS[name]
     user = _user_settings()
-    if isinstance(user, Mapping) and name in user:
+    if not isinstance(user, Mapping):
+        raise CannotRun(_not_a_dict(user).line())
+    if name in user:
         value = user[name]
+        problem = _setting_problem(key, value)
     elif key.env and os.environ.get(f"RAILOPS_{name}", "") != "":
-        try:
-            value = _from_env(key, os.environ[f"RAILOPS_{name}"])
-        except ValueError as exc:
-            raise CannotRun(
-                f"environment variable RAILOPS_{name} is not {key.expected()}: {exc}"
-            ) from None
+        value, problem = _env_value(key)
     elif name == "BACKUP_DIR":
         return _default_backup_dir()
     else:
@@ -386,9 +510,9 @@ def get(name: str) -> Any:
             value = dict(value)
         elif isinstance(value, list):
             value = list(value)
-    problem = _problem(key, value)
-    if problem:
-        raise CannotRun(f"RAILOPS[{name!r}] {problem}: run 'python manage.py check' for details")
+        problem = None
+    if problem is not None:
+        raise CannotRun(problem.line())
     if name == "THRESHOLDS":
         merged = dict(DEFAULT_THRESHOLDS)
         merged.update({k: tuple(v) for k, v in value.items()})
@@ -405,62 +529,40 @@ def threshold(name: str) -> tuple[float, float]:
 
 def _problem(key: Key, value: Any) -> str | None:
     if not isinstance(value, key.types) or (isinstance(value, bool) and bool not in key.types):
-        return f"must be {key.expected()}, got {type(value).__name__} {value!r}"
+        return f"must be {key.expected()}, got {type(value).__name__} {shown(value)}"
     if key.choices and value not in key.choices:
-        return f"must be {key.expected()}, got {value!r}"
+        return f"must be {key.expected()}, got {shown(value)}"
+    if key.bounds is not None or isinstance(value, int | float):
+        # a number without declared bounds must at least be finite
+        low, high = key.bounds or (-math.inf, math.inf)
+        problem = number_problem(value, low, high)
+        if problem:
+            return problem
     if key.validate is not None:
         return key.validate(value)
     return None
 
 
-def check_settings(**kwargs: Any) -> list[CheckMessage]:
-    """System check: the RAILOPS dict and the RAILOPS_* environment variables."""
-    errors: list[CheckMessage] = []
+def problems() -> list[Problem]:
+    """Every problem with the RAILOPS dict and the RAILOPS_* environment variables."""
     user = _user_settings()
     if not isinstance(user, Mapping):
-        return [
-            Error(
-                f"RAILOPS must be a dict, got {type(user).__name__} {user!r}.",
-                hint="Set RAILOPS = {} or remove it; see the README's Settings section.",
-                id="railops.E001",
-            )
-        ]
+        return [_not_a_dict(user)]
+    found: list[Problem] = []
     for name, value in user.items():
         key = KEYS.get(name)
-        if key is None:
-            close = difflib.get_close_matches(str(name), KEYS, n=1)
-            hint = f"Did you mean {close[0]!r}? " if close else ""
-            errors.append(
-                Error(
-                    f"RAILOPS[{name!r}] is not a railops setting.",
-                    hint=hint + "Known keys: " + ", ".join(sorted(KEYS)) + ".",
-                    id="railops.E002",
-                )
-            )
-            continue
-        problem = _problem(key, value)
-        if problem:
-            errors.append(
-                Error(
-                    f"RAILOPS[{name!r}] {problem}.",
-                    hint=f"Expected {key.expected()}: {key.doc}",
-                    id="railops.E003",
-                )
-            )
+        problem = _unknown_key(name) if key is None else _setting_problem(key, value)
+        if problem is not None:
+            found.append(problem)
     for name, key in KEYS.items():
-        raw = os.environ.get(f"RAILOPS_{name}", "")
-        if not key.env or raw == "" or name in user:
+        if not key.env or os.environ.get(f"RAILOPS_{name}", "") == "" or name in user:
             continue
-        try:
-            problem = _problem(key, _from_env(key, raw))
-        except ValueError as exc:
-            problem = f"cannot be parsed ({exc})"
-        if problem:
-            errors.append(
-                Error(
-                    f"Environment variable RAILOPS_{name} {problem}.",
-                    hint=f"Expected {key.expected()}: {key.doc}",
-                    id="railops.E004",
-                )
-            )
-    return errors
+        _, problem = _env_value(key)
+        if problem is not None:
+            found.append(problem)
+    return found
+
+
+def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    """System check: the RAILOPS dict and the RAILOPS_* environment variables."""
+    return [problem.error() for problem in problems()]

@@ -8,6 +8,7 @@ are.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -53,13 +54,13 @@ def masked_report(report: Report) -> Report:
         )
         for f in report.findings
     ]
-    return Report(
+    return dataclasses.replace(  # every other field (kind, headline, ...) kept as it is
+        report,
         command=mask(report.command),
-        kind=report.kind,
         findings=findings,
         extras=mask(report.extras),
-        started=report.started,
-        finished=report.finished,
+        headline=mask(report.headline),
+        text_summary=mask(report.text_summary),
     )
 
 

@@ -97,6 +97,7 @@ class Report:
     # Lines the text renderer prints instead of an extra's generic rendering ([] hides it);
     # JSON keeps every extra whole. A long rollback plan becomes its counts and its file.
     text_summary: dict[str, list[str]] = field(default_factory=dict)
+    cannot_run: bool = False  # the command could not run (bad input): exit 3 whatever it found
 
     def add(
         self,
@@ -131,6 +132,8 @@ class Report:
 
     @property
     def exit_code(self) -> int:
+        if self.cannot_run:
+            return ExitCode.CANNOT_RUN
         status = self.status
         if self.kind == ACTION:
             return ExitCode.CRITICAL if status is Severity.CRITICAL else ExitCode.OK

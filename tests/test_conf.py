@@ -70,7 +70,7 @@ def test_check__unknown_key_suggests_the_right_one(settings):
         ({"BACKUP_RETENTION": {"daily": 7, "yearly": 1}}, "unknown tier(s) ['yearly']"),
         ({"THRESHOLDS": {"memory_pct": [80]}}, "memory_pct must be a [warning, critical] pair"),
         ({"THRESHOLDS": {"memroy_pct": [1, 2]}}, "did you mean 'memory_pct'?"),
-        ({"LOCK_TIMEOUT_MS": True}, "must be int"),
+        ({"LOCK_TIMEOUT_MS": True}, "must be an integer"),
         ({"BACKUP_STORAGES": ["default", 3]}, "every item must be a str"),
     ],
 )
@@ -84,7 +84,9 @@ def test_check__bad_environment_value_is_reported(settings, monkeypatch):
     monkeypatch.setenv("RAILOPS_MIGRATION_RETRIES", "five")
     (error,) = conf.check_settings()
     assert error.id == "railops.E004" and "RAILOPS_MIGRATION_RETRIES" in error.msg
-    with pytest.raises(CannotRun, match=r"RAILOPS_MIGRATION_RETRIES is not int"):
+    with pytest.raises(
+        CannotRun, match=r"RAILOPS_MIGRATION_RETRIES is not an integer from 0 to 100, got 'five'"
+    ):
         conf.get("MIGRATION_RETRIES")
 
 
@@ -98,3 +100,46 @@ def test_manage_check__registered_with_django(settings):
     settings.RAILOPS = {"BACKUP_RETENTION": "7"}
     with pytest.raises(SystemCheckError, match=r"railops\.E003"):
         call_command("check")
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ({"CONNECT_TIMEOUT": float("inf")}, "must be a finite number from 0 to 600, got inf"),
+        ({"CONNECT_TIMEOUT": float("nan")}, "got nan"),
+        ({"BACKUP_COMPRESSION_LEVEL": 10**12}, "must be from 1 to 22"),
+        ({"BACKUP_SPECIAL_RETENTION_DAYS": 10**10}, "must be from 0 to 36500"),
+        ({"BACKUP_RETENTION": {"weekly": 10**9}}, "weekly must be from 0 to 10000"),
+        ({"THRESHOLDS": {"latency_ms": [5, 1]}}, "warning must not be above critical"),
+        ({"THRESHOLDS": {"cache_hit_ratio_pct": [90, 99]}}, "lower-is-worse"),
+        ({"THRESHOLDS": {"disk_pct": [80, 101]}}, "from 0 to 100"),
+        ({"THRESHOLDS": {"latency_ms": [float("nan"), 1]}}, "finite"),
+        ({"LOCK_TIMEOUT_MS": 10**4000}, "characters)"),
+        ({"LOCK_TIMEOUT_MS": 10**5000}, "an int of about 5000 digits"),
+    ],
+)
+def test_check__numbers_must_be_finite_in_range_and_ordered(settings, value, fragment):
+    messages = " ".join(m for _, m in _ids(settings, value))
+    assert fragment in messages and len(messages) < 300
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"THRESHOLDS": {"latency_ms": [100, 100]}},
+        {"THRESHOLDS": {"cache_hit_ratio_pct": [99, 95]}},
+        {"BACKUP_COMPRESSION_LEVEL": 22},
+        {"CONNECT_TIMEOUT": 0.5},
+        {"BACKUP_RETENTION": {"daily": 0}},
+    ],
+)
+def test_check__edges_of_the_ranges_are_accepted(settings, value):
+    assert _ids(settings, value) == []
+
+
+def test_env__inf_and_overflowing_numbers_are_refused_by_get(settings, monkeypatch):
+    settings.RAILOPS = {}
+    for raw in ("inf", "1e400", "nan"):
+        monkeypatch.setenv("RAILOPS_CONNECT_TIMEOUT", raw)
+        with pytest.raises(CannotRun, match=r"RAILOPS_CONNECT_TIMEOUT .*railops\.E004"):
+            conf.get("CONNECT_TIMEOUT")

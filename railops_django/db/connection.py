@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from .. import conf, redact
 from ..report import Finding, Severity
@@ -104,6 +104,8 @@ def cause_of(exc: BaseException, settings_dict: dict[str, Any]) -> Cause:
         "password authentication failed" in message
         or "authentication failed" in message
         or ("no password supplied" in message)
+        or ("role" in message and "does not exist" in message)
+        or "is not permitted to log in" in message
     ):
         return Cause(
             "auth",
@@ -120,7 +122,11 @@ def cause_of(exc: BaseException, settings_dict: dict[str, Any]) -> Cause:
             "Add ?sslmode=require to DATABASE_URL (or OPTIONS={'sslmode': 'require'}), "
             "or sslmode=disable for a server without SSL.",
         )
-    if "too many connections" in message or "remaining connection slots" in message:
+    if (
+        "too many connections" in message
+        or "too many clients" in message  # PostgreSQL's own words for max_connections
+        or "remaining connection slots" in message
+    ):
         return Cause(
             "too_many_connections",
             "the server has no connection slots left",
@@ -160,3 +166,47 @@ def failure_finding(alias: str, exc: BaseException, id_prefix: str, rank: int = 
         rank=rank,
         data={"alias": alias, "cause": cause.key},
     )
+
+
+def _database_errors(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes that are driver or Django database errors."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return [
+        e
+        for e in seen
+        if isinstance(e, DatabaseError)
+        or type(e).__module__.split(".")[0] in ("psycopg", "psycopg2", "sqlite3")
+    ]
+
+
+def _raised_while_connecting(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of the backend's ``get_new_connection`` (Django's connect)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "get_new_connection":
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def connection_failure(exc: BaseException, alias: str, id_prefix: str) -> Finding | None:
+    """The classified finding when ``exc`` (or its cause) is a failed connection, else None.
+
+    A failure counts when ``cause_of`` recognises it, or when it was raised while connecting
+    (whatever the driver said); a lock timeout or a bad query stays the error it is.
+    """
+    if alias not in connections:
+        return None
+    settings_dict = connections[alias].settings_dict
+    errors = _database_errors(exc)
+    for error in errors:
+        if cause_of(error, settings_dict).key != "other":
+            return failure_finding(alias, error, id_prefix, rank=0)
+    for error in errors:
+        if _raised_while_connecting(error):
+            return failure_finding(alias, error, id_prefix, rank=0)
+    return None

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
+from .. import redact
 from ..migrate import current_state
 from ..models import Release
+from ..redact import logger
 
 
 def ledger_ready(alias: str) -> bool:
@@ -54,12 +56,20 @@ class ReleaseRecord:
         return self.row
 
     def finish(self, status: str, failed_step: str = "") -> Release | None:
-        return self.save(
-            status=status,
-            failed_step=failed_step,
-            finished_at=timezone.now(),
-            migrations_after=current_state(self.alias),
-        )
+        """Record the outcome. A failed deploy whose database cannot be reached (the report
+        already says why) leaves no row rather than a second, unexplained crash."""
+        try:
+            return self.save(
+                status=status,
+                failed_step=failed_step,
+                finished_at=timezone.now(),
+                migrations_after=current_state(self.alias),
+            )
+        except DatabaseError as exc:
+            if status != Release.Status.FAILED:
+                raise
+            logger.warning("release not recorded: %s", redact.mask_exception(exc))
+            return None
 
 
 def recent(alias: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import redact
+from ..db import connection as dbconn
 from ..report import ACTION, Finding, Report, Severity
 from .ledger import ReleaseRecord
 
@@ -65,8 +66,10 @@ def execute(steps: list[Step], ctx: Context, command: str = "railway_deploy") ->
             findings = step.run(ctx)
         except Exception as exc:
             redact.logger.exception("deploy step %s crashed", step.name)
+            lost = dbconn.connection_failure(exc, ctx.options.alias, f"deploy.{step.name}")
             findings = [
-                Finding(
+                lost
+                or Finding(
                     f"deploy.{step.name}.crashed",
                     Severity.CRITICAL,
                     f"Step {step.name} crashed",

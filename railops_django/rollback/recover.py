@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .. import redact
 from ..backup import create, restore
+from ..backup.catalog import find
 from ..deploy.ledger import ledger_ready
 from ..models import Release
 from ..report import ACTION, CannotRun, Finding, Report, Severity
@@ -105,6 +106,7 @@ def recover(options: RecoverOptions) -> Report:
 def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Report:
     alias = options.alias
     if options.backup:
+        find(options.backup, alias)  # an unknown name is refused before anything is done
         plan_text = f"restore backup {options.backup} into database {alias!r}"
         release = None
         plan = None

@@ -114,6 +114,7 @@ def test_restore__migration_state_differs__refuses_unless_force(backup_dir, shop
 def test_restore__confirmation_declined__nothing_changes(backup_dir, shop_data, monkeypatch):
     backup.create()
     Category.objects.create(name="after the backup", slug="after")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)  # a terminal that answers "no"
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
     _out, err, code = run_command("backup", "restore", "--latest")
     assert code == 3 and "cancelled" in err

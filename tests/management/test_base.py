@@ -82,3 +82,56 @@ def test_real_command_line__bad_input_exits_3_in_a_fresh_process():
     )
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("manage.py railops_selftest: error:")
+
+
+@pytest.mark.parametrize(
+    ("text", "integer", "value"),
+    [("1", False, 1.0), ("86400", False, 86400.0), ("2.5", False, 2.5), ("7", True, 7)],
+)
+def test_number__in_range__parsed(text, integer, value):
+    from railops_django.management.base import number
+
+    parsed = number(1, 86400, integer=integer)(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e400", "0.5", "86401", "abc", ""])
+def test_number__not_finite_or_out_of_range__argparse_error(text):
+    import argparse
+
+    from railops_django.management.base import number
+
+    with pytest.raises(argparse.ArgumentTypeError, match="from 1 to 86400"):
+        number(1, 86400)(text)
+
+
+def test_setting_number__uses_the_keys_own_range_and_type():
+    from railops_django import conf
+    from railops_django.management.base import setting_number
+
+    parse = setting_number("LOCK_TIMEOUT_MS")
+    assert parse("2000") == 2000
+    with pytest.raises(Exception, match=r"from 0 to 86400000"):
+        parse(str(conf.KEYS["LOCK_TIMEOUT_MS"].bounds[1] + 1))  # type: ignore[index]
+
+
+def test_ask__no_terminal__cannot_run_says_noinput(monkeypatch):
+    from railops_django.management.base import RailopsCommand
+    from railops_django.report import CannotRun
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    with pytest.raises(CannotRun, match="use --noinput to restore unattended"):
+        RailopsCommand().ask("Restore?", "restore")
+
+
+def test_ask__terminal_closed_mid_question__cannot_run_not_eoferror(monkeypatch):
+    from railops_django.management.base import RailopsCommand
+    from railops_django.report import CannotRun
+
+    def eof(prompt: str) -> str:
+        raise EOFError
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", eof)
+    with pytest.raises(CannotRun, match="--noinput"):
+        RailopsCommand().ask("Restore?", "restore")

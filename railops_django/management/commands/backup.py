@@ -18,6 +18,7 @@ ACTIONS = ("create", "list", "report", "verify", "restore", "cleanup", "daemon")
 class Command(RailopsCommand):
     help = "Create, list, report on, verify, restore and clean up verified 3-2-1 backups."
     changes_data = ("create", "restore", "cleanup", "daemon")
+    id_prefix = "backup"
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", nargs="?", choices=ACTIONS, default="create")
@@ -93,9 +94,9 @@ class Command(RailopsCommand):
         return schedule.daemon(alias, once=options["once"])
 
     def confirm(self, name: str, alias: str) -> None:
-        answer = input(
+        question = (
             f"Restore {name} into database {alias!r}? Its current data is replaced "
-            "(a safety backup is taken first). Type 'yes' to continue: "
+            "(a safety backup is taken first)."
         )
-        if answer.strip().lower() != "yes":
+        if not self.ask(question, "restore"):
             raise CannotRun("restore cancelled: nothing was changed")

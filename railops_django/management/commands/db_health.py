@@ -7,16 +7,10 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from ... import health
+from ...conf import DAY_S
 from ...health import alerts
-from ...management.base import RailopsCommand
+from ...management.base import RailopsCommand, number
 from ...report import CannotRun, Report
-
-
-def _interval(value: str) -> float:
-    seconds = float(value)
-    if seconds < 1:
-        raise ValueError(value)
-    return seconds
 
 
 class Command(RailopsCommand):
@@ -26,13 +20,14 @@ class Command(RailopsCommand):
         "limit, disk) against thresholds. Exit 0 ok/info, 1 warning, 2 critical."
     )
     formats = ("text", "json", "openmetrics")
+    id_prefix = "health"
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--watch",
-            type=_interval,
+            type=number(1, DAY_S),
             metavar="SECONDS",
-            help="Measure again every SECONDS (>= 1) and show what changed; "
+            help="Measure again every SECONDS (1 to 86400) and show what changed; "
             "stop with Ctrl-C or SIGTERM.",
         )
         parser.add_argument(

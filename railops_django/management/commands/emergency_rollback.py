@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from django.core.management.base import CommandParser
 
 from ... import rollback
 from ...report import CannotRun, Report
-from ..base import RailopsCommand
+from ..base import RailopsCommand, number
 
 ACTIONS = ("assess", "backup", "recover", "guide")
 
@@ -19,10 +18,16 @@ class Command(RailopsCommand):
         "guide: the manual recovery commands for this project."
     )
     changes_data = ("backup", "recover")
+    id_prefix = "rollback"
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=ACTIONS)
-        parser.add_argument("--to-release", type=int, help="recover: the release id to go back to")
+        parser.add_argument(
+            "--to-release",
+            type=number(1, 2**63 - 1, integer=True),
+            metavar="ID",
+            help="recover: the release id to go back to",
+        )
         parser.add_argument("--backup", default="", help="recover: restore this backup instead")
         parser.add_argument("--dry-run", action="store_true", help="recover: say, change nothing")
         parser.add_argument("--noinput", "--no-input", action="store_true", help="do not ask")
@@ -59,6 +64,4 @@ class Command(RailopsCommand):
         )
 
     def confirm(self, question: str) -> bool:
-        if not sys.stdin.isatty():
-            raise CannotRun("no terminal to confirm on: add --noinput to recover unattended")
-        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+        return self.ask(question, "recover")

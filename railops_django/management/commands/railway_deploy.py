@@ -15,6 +15,7 @@ class Command(RailopsCommand):
         "(dry run then real), collectstatic, health. Exit 0 deployed, 2 failed."
     )
     changes_data = True
+    id_prefix = "deploy"
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--skip-migration", action="store_true", help="Do not migrate.")

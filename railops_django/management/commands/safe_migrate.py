@@ -8,7 +8,7 @@ from django.core.management.base import CommandParser
 
 from ...migrate import run
 from ...report import Report
-from ..base import RailopsCommand, comma_list
+from ..base import RailopsCommand, comma_list, setting_number
 
 
 class Command(RailopsCommand):
@@ -17,6 +17,7 @@ class Command(RailopsCommand):
         "plan, lock_timeout with retries, automatic rollback on failure."
     )
     changes_data = True
+    id_prefix = "migrate"
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("app_label", nargs="?", help="Only this app (and its dependencies).")
@@ -42,9 +43,21 @@ class Command(RailopsCommand):
             metavar="RULE[,RULE]",
             help="Accept these lint rules for this run.",
         )
-        parser.add_argument("--lock-timeout", type=int, metavar="MS", help="Default 2000.")
-        parser.add_argument("--statement-timeout", type=int, metavar="MS", help="Default 0 (off).")
-        parser.add_argument("--retries", type=int, metavar="N", help="Default 5.")
+        parser.add_argument(
+            "--lock-timeout",
+            type=setting_number("LOCK_TIMEOUT_MS"),
+            metavar="MS",
+            help="Default 2000.",
+        )
+        parser.add_argument(
+            "--statement-timeout",
+            type=setting_number("STATEMENT_TIMEOUT_MS"),
+            metavar="MS",
+            help="Default 0 (off).",
+        )
+        parser.add_argument(
+            "--retries", type=setting_number("MIGRATION_RETRIES"), metavar="N", help="Default 5."
+        )
         parser.add_argument(
             "--noinput",
             "--no-input",
