@@ -334,9 +334,13 @@ def _locked_pipeline(
 
 
 def _confirm(question: str) -> bool:
-    """Ask on the terminal; without one (a Railway pre-deploy command) there is nobody to ask."""
+    """Ask on the terminal. Without one (a Railway pre-deploy command run without --noinput)
+    nobody can answer, so nothing destructive goes ahead unasked: exit 3, use --noinput."""
     if not sys.stdin.isatty():
-        return True
+        raise CannotRun(
+            "the plan drops data and there is no terminal to confirm on: nothing was applied; "
+            "use --noinput to apply it unattended (railway_deploy does)"
+        )
     sys.stderr.write(f"{question} [y/N] ")
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")

@@ -130,7 +130,7 @@ def _sample(command: str, flag: str) -> list[str]:
     action = instance.create_parser("manage.py", command)._option_string_actions.get(flag)
     if action is None or action.nargs == 0:
         return [flag]
-    return [flag, "1" if action.type is int else PLACEHOLDER]
+    return [flag, PLACEHOLDER if action.type in (None, str) else "1"]  # a typed flag: a number
 
 
 def parses(command: str, words: list[str], bare: bool = False) -> str:

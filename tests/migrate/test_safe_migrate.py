@@ -211,11 +211,15 @@ def test_failure_after_irreversible_step__names_the_state_and_the_way_back(migra
             cursor.execute("DROP TABLE IF EXISTS fail_c_gamma")
 
 
-def test_interactive_without_terminal__does_not_block(migrate_apps, monkeypatch):
+def test_interactive_without_terminal__destructive_plan_refused_use_noinput(
+    migrate_apps, monkeypatch
+):
     from railops_django.migrate import pipeline
+    from railops_django.report import CannotRun
 
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
-    assert pipeline._confirm("Continue?") is True
+    with pytest.raises(CannotRun, match="use --noinput"):
+        pipeline._confirm("Continue?")
 
 
 @pytest.mark.postgres

@@ -6,7 +6,7 @@ from django.core.management.base import CommandParser
 
 from ... import deploy
 from ...report import Report
-from ..base import RailopsCommand, comma_list
+from ..base import RailopsCommand, comma_list, setting_number
 
 
 class Command(RailopsCommand):
@@ -34,9 +34,22 @@ class Command(RailopsCommand):
             metavar="RULE[,RULE]",
             help="Accept these lint rules for this deploy (passed on to safe_migrate).",
         )
-        parser.add_argument("--lock-timeout", type=int, metavar="MS", help="Default 2000.")
-        parser.add_argument("--statement-timeout", type=int, metavar="MS", help="Default 0 (off).")
-        parser.add_argument("--retries", type=int, metavar="N", help="Default 5.")
+        # passed on to safe_migrate, with its ranges
+        parser.add_argument(
+            "--lock-timeout",
+            type=setting_number("LOCK_TIMEOUT_MS"),
+            metavar="MS",
+            help="Default 2000.",
+        )
+        parser.add_argument(
+            "--statement-timeout",
+            type=setting_number("STATEMENT_TIMEOUT_MS"),
+            metavar="MS",
+            help="Default 0 (off).",
+        )
+        parser.add_argument(
+            "--retries", type=setting_number("MIGRATION_RETRIES"), metavar="N", help="Default 5."
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="Say what each step would do; change nothing."
         )
