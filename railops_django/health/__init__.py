@@ -21,7 +21,7 @@ from django.db import connections
 from .. import conf
 from ..db import health as db_health
 from ..redact import logger
-from ..report import Finding, Report, Severity
+from ..report import CannotRun, Finding, Report, Severity
 from . import alerts, container
 from .metrics import evaluate
 from .watch import watch as _watch
@@ -66,6 +66,22 @@ def run(alias: str = "default", *, include_container: bool = True) -> Report:
     }
     _log(report)
     return report.finish()
+
+
+def record(report: Report, alias: str) -> None:
+    """Keep ``report``'s sample in the health history (``db_health --record``); its finding is
+    added to the report. A database without the history table is a missing prerequisite."""
+    from django.db import DatabaseError
+
+    from . import history
+
+    try:
+        report.findings.append(history.record(report, alias))
+    except DatabaseError as exc:
+        raise CannotRun(
+            f"the health history cannot be written ({type(exc).__name__}): run 'python "
+            "manage.py migrate railops_django' to create its table"
+        ) from None
 
 
 def _log(report: Report) -> None:

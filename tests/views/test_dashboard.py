@@ -202,3 +202,27 @@ def test_cancel__superuser_confirms__the_running_query_is_cancelled(client: Clie
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+@pytest.mark.django_db
+def test_db_health_record__one_sample_per_run_and_a_finding() -> None:
+    import json
+
+    from tests.utils import run_command
+
+    out, err, code = run_command("db_health", "--record", "--format", "json")
+    assert code in (0, 1), err
+    ids = [f["id"] for f in json.loads(out)["findings"]]
+    assert "health.history.recorded" in ids
+    sample = HealthSample.objects.get()
+    assert sample.database == "default" and sample.metrics
+    assert any(key.startswith("railops_db_latency") for key in sample.metrics)
+
+
+@pytest.mark.django_db
+def test_db_health_record_with_watch__exit_3_one_line() -> None:
+    from tests.utils import run_command
+
+    _, err, code = run_command("db_health", "--record", "--watch", "5")
+    assert code == 3 and len(err.strip().splitlines()) == 1 and "cron" in err
+    assert not HealthSample.objects.exists()

@@ -36,6 +36,12 @@ class Command(RailopsCommand):
             help="Post findings at or above RAILOPS ALERT_MIN_SEVERITY to ALERT_WEBHOOK_URL "
             "(Slack/Discord compatible).",
         )
+        parser.add_argument(
+            "--record",
+            action="store_true",
+            help="Also keep this measurement in the health history the dashboard charts (run it "
+            "from a Railway cron service, e.g. hourly); HEALTH_HISTORY_DAYS are kept.",
+        )
 
     def run(self, **options: Any) -> Report:
         alias = options["database"]
@@ -44,6 +50,11 @@ class Command(RailopsCommand):
                 "--alert needs a webhook: set RAILOPS_ALERT_WEBHOOK_URL="
                 "https://hooks.slack.com/services/… (or RAILOPS['ALERT_WEBHOOK_URL'])"
             )
+        if options["watch"] and options["record"]:
+            raise CannotRun(
+                "--record takes one sample per run: schedule 'python manage.py db_health "
+                "--record' (a Railway cron service) instead of combining it with --watch"
+            )
         if options["watch"]:
             return health.watch(
                 alias,
@@ -51,6 +62,7 @@ class Command(RailopsCommand):
                 emit=lambda report: self.emit(report, options),
                 alert=options["alert"],
             )
-        if options["alert"]:
-            return health.run_with_alert(alias)
-        return health.run(alias)
+        report = health.run_with_alert(alias) if options["alert"] else health.run(alias)
+        if options["record"]:
+            health.record(report, alias)
+        return report
