@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import redact
 from ..db import backup_engine, vendor
+from ..db import connection as dbconn
 from ..db.backup_engine import EngineError
 from ..db.identity import identity
 from ..db.identity import key as identity_key
@@ -82,6 +83,7 @@ def restore(
 ) -> Report:
     """Restore ``name`` (or the newest good backup of ``alias``) into ``alias``."""
     report = Report("backup restore", kind=ACTION)
+    dbconn.require(alias)  # the backup to pick and the target both need the live database
     backup = find(name, alias, latest=latest)
     manifest = backup.manifest
     if manifest.get("vendor") != vendor(alias):

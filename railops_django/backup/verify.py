@@ -14,6 +14,7 @@ from django.db import connections
 
 from .. import private_dirs, redact
 from ..db import backup_engine
+from ..db import connection as dbconn
 from ..db.backup_engine import EngineError
 from ..redact import logger
 from ..report import REPORT, Report, Severity
@@ -237,6 +238,8 @@ def verify(
     restore_test: bool = False,
 ) -> Report:
     report = Report("backup verify", kind=REPORT)
+    if restore_test:  # restores into a scratch database of the same server
+        dbconn.require(alias or "default")
     if all_backups:
         found = scan()
         report.extend(bad_manifest_findings(found.bad))

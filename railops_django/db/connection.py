@@ -34,6 +34,14 @@ def apply_connect_timeout(alias: str) -> None:
         options.setdefault("timeout", timeout)
 
 
+def require(alias: str) -> None:
+    """Connect now (with the timeout) and let the driver's error out: for work that needs the
+    live database before anything else, such as choosing "this database's latest backup", so
+    an unreachable server is reported as what it is (the classified connection finding)."""
+    apply_connect_timeout(alias)
+    connections[alias].ensure_connection()
+
+
 def probe(alias: str) -> Probe:
     """Connect (with the timeout) and time one ``SELECT 1`` round trip."""
     apply_connect_timeout(alias)

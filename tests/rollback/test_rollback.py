@@ -205,7 +205,11 @@ def test_assess__pending_migrations__recommends_safe_migrate():
     finally:
         call_command("migrate", "shop", verbosity=0)
     data = json.loads(out)
-    assert code == 1
+    # example_project's healthcheck is railops' gate, which answers 503 while a migration is
+    # pending: the replay of it is critical, as Railway's healthcheck would fail
+    assert code == 2
+    replay = next(f for f in data["findings"] if f["id"] == "diagnose.edge.healthcheck")
+    assert replay["severity"] == "critical" and "503" in replay["title"]
     pending = next(f for f in data["findings"] if f["id"] == "rollback.pending")
     assert pending["data"]["migrations"] == ["shop.0003_seed_categories"]
     rec = next(f for f in data["findings"] if f["id"] == "rollback.recommendation")

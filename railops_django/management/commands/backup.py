@@ -9,6 +9,7 @@ from django.core.management.base import CommandParser
 from ... import backup, render
 from ...backup import catalog, overview, retention, schedule
 from ...backup.restore import check_database
+from ...db import connection as dbconn
 from ...report import CannotRun, Report
 from ..base import RailopsCommand
 
@@ -78,6 +79,7 @@ class Command(RailopsCommand):
         if action == "restore":
             if not (name or options["latest"]):
                 raise CannotRun("backup restore needs NAME or --latest: see backup list")
+            dbconn.require(alias)  # "this database's backup" needs the live database to say which
             target = catalog.find(name, alias, latest=options["latest"])
             check_database(target, alias, options["from_database"])
             if options["interactive"] and not options["dry_run"]:
