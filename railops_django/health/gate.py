@@ -131,6 +131,10 @@ def _round_trip(alias: str) -> dbconn.Probe:
     connection = connections[alias]
     if connection.connection is None:
         return dbconn.probe(alias)
+    if getattr(connection, "health_check_enabled", False):
+        # CONN_HEALTH_CHECKS would run its own SELECT 1 before ours: this one is the check (a
+        # failure closes the connection and opens a new one below), so the request costs one
+        connection.health_check_done = True  # type: ignore[attr-defined]
     started = time.perf_counter()
     try:
         with connection.cursor() as cursor:

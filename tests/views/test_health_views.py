@@ -190,3 +190,35 @@ def test_known_secrets__railops_health_token_setting__masked(settings: Any) -> N
 
     assert TOKEN in redact.known_secrets()
     assert TOKEN not in redact.mask_text(f"Authorization: Bearer {TOKEN}")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_health__conn_health_checks_on__one_select_1_per_request(client: Client) -> None:
+    """Django's CONN_HEALTH_CHECKS runs its own SELECT 1 at a request's first query; the gate's
+    round trip is that check, so a request costs one, not two."""
+    _get(client, "/railops/health/")  # warms the cache and opens the connection
+    saved = connection.settings_dict["CONN_HEALTH_CHECKS"]
+    connection.settings_dict["CONN_HEALTH_CHECKS"] = True
+    sent: list[str] = []
+    is_usable = connection.is_usable
+
+    def usable() -> bool:  # Django's own health check: a SELECT 1 on a raw cursor
+        sent.append("SELECT 1 (CONN_HEALTH_CHECKS)")
+        return is_usable()
+
+    def count(execute_: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append(sql)
+        return execute_(sql, params, many, context)
+
+    connection.is_usable = usable
+    try:
+        connection.health_check_enabled = True
+        connection.health_check_done = False  # as at the start of a request
+        with connection.execute_wrapper(count):
+            gate.run("default")
+    finally:
+        del connection.is_usable
+        connection.settings_dict["CONN_HEALTH_CHECKS"] = saved
+        connection.health_check_enabled = saved
+    assert sent == ["SELECT 1"], sent
