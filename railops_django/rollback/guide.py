@@ -7,6 +7,7 @@ from typing import Any
 from django.db.migrations.exceptions import NodeNotFoundError
 
 from ..backup import list_backups
+from ..backup.restore import migration_difference
 from ..deploy.ledger import ledger_ready
 from ..models import Release
 from ..report import Report, Severity
@@ -15,6 +16,24 @@ from . import state
 
 def _latest_backups(alias: str) -> list[str]:
     return [b.name for b in list_backups(alias)[:3]]
+
+
+def _restore_advice(alias: str) -> str:
+    """A restore command that ``backup restore`` accepts for this code: the newest backup of
+    this database at the code's migration state, or the newest one with --force, saying why."""
+    newest = list_backups(alias)[:10]
+    for candidate in newest:
+        if not any(migration_difference(candidate.manifest).values()):
+            return f"python manage.py backup restore {candidate.name} --noinput"
+    first = newest[0]
+    diff = migration_difference(first.manifest)
+    differs = ", ".join((diff["only_in_code"] + diff["only_in_backup"])[:3])
+    return (
+        f"python manage.py backup restore {first.name} --noinput --force (no recent backup is "
+        f"at this code's migration state; it differs in {differs}: --force restores it anyway, "
+        "then bring the schema to the running code with python manage.py safe_migrate "
+        "--noinput, or redeploy the code of that time first and restore without --force)"
+    )
 
 
 def manual_steps(alias: str) -> list[str]:
@@ -63,7 +82,7 @@ def manual_steps(alias: str) -> list[str]:
     if backups:
         lines.append(
             f"{number}. Or restore a backup (newest first: {', '.join(backups)}): "
-            f"python manage.py backup restore {backups[0]} --noinput"
+            + _restore_advice(alias)
         )
     else:
         lines.append(f"{number}. No backup found: python manage.py backup list")

@@ -248,3 +248,32 @@ def test_guide__names_real_releases_migrations_and_code_first_order(test_apps):
 def test_bad_combination__exit_3():
     _, err, code = run_command("emergency_rollback", "assess", "--backup", "x")
     assert code == 3 and "go with recover" in err
+
+
+def _suggested_restore(guide: list[str]) -> list[str]:
+    line = next(step for step in guide if "backup restore" in step)
+    words = line.split("python manage.py backup restore ", 1)[1].split(" (", 1)[0].split()
+    return ["restore", *words]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guide__restore_step_names_a_backup_restore_accepts(backup_dir):
+    # a backup taken at another migration state than the code's: restore needs --force
+    call_command("migrate", "shop", "0002", verbosity=0)
+    try:
+        _, err, code = run_command("backup", "create")
+        assert code == 0, err
+    finally:
+        call_command("migrate", "shop", verbosity=0)
+    out, _, _ = run_command("emergency_rollback", "guide", "--format", "json")
+    argv = _suggested_restore(json.loads(out)["manual_guide"])
+    assert "--force" in argv and "shop.0003_seed_categories" in out
+    _, err, code = run_command("backup", *argv, "--dry-run")
+    assert code == 0, err  # the advice is a command restore accepts
+    # with a backup at the code's state, that one is named, without --force
+    _, err, code = run_command("backup", "create")
+    out, _, _ = run_command("emergency_rollback", "guide", "--format", "json")
+    argv = _suggested_restore(json.loads(out)["manual_guide"])
+    assert "--force" not in argv
+    _, err, code = run_command("backup", *argv, "--dry-run")
+    assert code == 0, err
