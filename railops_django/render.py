@@ -14,7 +14,9 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
 
@@ -298,29 +300,95 @@ def write_report_file(report: Report, path: Path) -> None:
     write_private_file(Path(path), content)
 
 
+_MIB = 1_048_576
+
+
 class Progress:
-    """A one-line progress display on stderr, shown only on a TTY and never with JSON."""
+    """Progress of a long byte stream on stderr: bytes done of an estimated total, rate, ETA.
 
-    def __init__(self, stream: IO[str] | None = None, enabled: bool | None = None) -> None:
+    On a terminal one line is redrawn in place (every 0.25 s at most). Without one (Railway's
+    logs) a plain line is printed every ``PLAIN_EVERY`` seconds, and one when it is done. Never
+    with a machine format: the command passes ``enabled=False`` then.
+
+    ``active()`` makes it the progress of the code below (``progress_bytes``), so a stream deep
+    in the backup modules reports without a callback threaded through every layer.
+    """
+
+    TTY_EVERY = 0.25
+    PLAIN_EVERY = 10.0
+
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        enabled: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
-        if enabled is None:
-            enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.enabled = enabled
-        self.started = time.monotonic()
-        self._last = 0.0
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = self.tty if enabled is None else enabled
+        self.clock = clock
+        self.started = clock()
+        self._last = self.started
+        self._line = ""
 
-    def bytes(self, done: int, label: str = "") -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self._last < 0.25:
+    def line(self, done: int, label: str, total: int | None, now: float) -> str:
+        elapsed = max(now - self.started, 1e-6)
+        rate = done / elapsed
+        text = f"{label} {done / _MIB:,.1f}"
+        if total and total > 0:
+            pct = min(100, round(100 * done / total))
+            text += f" of ~{total / _MIB:,.1f} MiB ({pct} %)"
+            if rate > 0 and done < total:
+                text += f", {rate / _MIB:,.1f} MiB/s, ETA {(total - done) / rate:,.0f}s"
+            else:
+                text += f", {rate / _MIB:,.1f} MiB/s"
+        else:
+            text += f" MiB, {rate / _MIB:,.1f} MiB/s"
+        return f"{text}, {elapsed:,.0f}s"
+
+    def bytes(self, done: int, label: str = "", total: int | None = None) -> None:
+        if not self.enabled:
+            return
+        now = self.clock()
+        self._line = self.line(done, label, total, now)
+        if now - self._last < (self.TTY_EVERY if self.tty else self.PLAIN_EVERY):
             return
         self._last = now
-        elapsed = max(now - self.started, 1e-6)
-        rate = done / elapsed / 1_048_576
-        line = f"\r{label} {done / 1_048_576:,.1f} MiB  {rate:,.1f} MiB/s  {elapsed:,.0f}s"
-        self.stream.write(line)
+        self.stream.write(f"\r{self._line}" if self.tty else f"{self._line}\n")
         self.stream.flush()
 
     def done(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
+        if not self.enabled or not self._line:
+            return
+        if self.tty:  # the final figures, then the line is left as it is
+            self.stream.write(f"\r{self._line}\n")
+        else:
+            self.stream.write(f"{self._line} (done)\n")
+        self.stream.flush()
+        self._line = ""
+
+    @contextmanager
+    def active(self) -> Iterator[Progress]:
+        token = _active.set(self)
+        try:
+            yield self
+        finally:
+            _active.reset(token)
+            self.done()
+
+
+_active: ContextVar[Progress | None] = ContextVar("railops_progress", default=None)
+
+
+def progress_bytes(done: int, label: str, total: int | None = None) -> None:
+    """Report ``done`` bytes of a long stream to the active Progress, if a command set one."""
+    current = _active.get()
+    if current is not None:
+        current.bytes(done, label, total)
+
+
+def progress_done() -> None:
+    """End the active Progress's current line (one stream finished; another may follow)."""
+    current = _active.get()
+    if current is not None:
+        current.done()

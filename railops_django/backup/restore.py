@@ -155,7 +155,7 @@ def _restore(
         report.extras["restore"]["safety_backup"] = safety.name
     started = time.monotonic()
     try:
-        engine.restore(alias, stream(place, backup), backup.manifest)
+        engine.restore(alias, stream(place, backup, f"{backup.name}: restored"), backup.manifest)
     except EngineError as exc:
         logger.error("restore of %s failed: %s", backup.name, exc)
         report.add(

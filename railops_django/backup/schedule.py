@@ -42,6 +42,14 @@ def due(alias: str, now: datetime | None = None) -> tuple[bool, str, str]:
     return True, tier, f"no {tier} backup since {start.isoformat()}"
 
 
+def _raw_size_estimate(alias: str) -> int | None:
+    """The dump's likely size, for the progress line: the newest backup of this database's."""
+    for backup in list_backups(alias)[:1]:
+        raw = backup.manifest["dump"].get("raw_bytes")
+        return int(raw) if isinstance(raw, int) and raw > 0 else None
+    return None
+
+
 def create_report(
     alias: str,
     tier: str = "manual",
@@ -87,13 +95,14 @@ def _create_report(
             return report
     if dry_run:
         return archive.dry_run(alias, tier, report)
+    estimate = _raw_size_estimate(alias)
     try:
         result = archive.create(
             alias,
             tier,
             schema_only=schema_only,
             allow_partial=allow_partial,
-            progress=(lambda n: progress.bytes(n, "dumped")) if progress else None,
+            progress=(lambda n: progress.bytes(n, "dumped", estimate)) if progress else None,
         )
     except DatabaseError as exc:
         report.findings.append(failure_finding(alias, exc, "backup"))

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connections
 
-from .. import private_dirs, redact
+from .. import private_dirs, redact, render
 from ..db import backup_engine
 from ..db import connection as dbconn
 from ..db.backup_engine import EngineError
@@ -87,9 +87,22 @@ def good_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck]]:
     return chosen, checks
 
 
-def stream(place: Place, backup: Backup) -> Iterator[bytes]:
-    """The dump from ``place`` as the engine wrote it: decompressed, and out of its layout."""
-    raw = decompressed(storage.read_chunks(place, backup.file))
+def _counted(chunks: Iterator[bytes], label: str, total: int | None) -> Iterator[bytes]:
+    """The archive's bytes as they are read, reported to the command's progress line."""
+    done = 0
+    for chunk in chunks:
+        done += len(chunk)
+        render.progress_bytes(done, label, total)
+        yield chunk
+    render.progress_done()
+
+
+def stream(place: Place, backup: Backup, label: str = "read") -> Iterator[bytes]:
+    """The dump from ``place`` as the engine wrote it: decompressed, and out of its layout.
+    Reading it reports progress (``label``, bytes of the archive) to the command's line."""
+    total = backup.manifest["dump"].get("bytes")
+    chunks = _counted(storage.read_chunks(place, backup.file), label, total)
+    raw = decompressed(chunks)
     layout = backup.manifest["dump"].get("layout", "plain")
     if layout == columns.NAME:
         return columns.decode(raw)
@@ -128,7 +141,7 @@ def verify_one(backup: Backup, report: Report, restore_test: bool = False) -> bo
         engine = backup_engine.by_name(manifest["engine"])
         try:
             counter = _Counter()
-            raw = stream(place, backup)
+            raw = stream(place, backup, f"{backup.name}: checked")
             result["archive"] = engine.check_archive(_hashed(raw, counter))
             for _ in _hashed(raw, counter):  # pg_restore --list stops at the TOC: read the rest
                 pass
@@ -192,7 +205,9 @@ def _restore_test(
     started = time.monotonic()
     try:
         counts = engine.restore_test(
-            backup.alias or "default", stream(place, backup), backup.manifest
+            backup.alias or "default",
+            stream(place, backup, f"{backup.name}: restore test"),
+            backup.manifest,
         )
     except EngineError as exc:
         result["restore_test"] = {"ok": False, "error": str(exc)}

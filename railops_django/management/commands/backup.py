@@ -49,10 +49,15 @@ class Command(RailopsCommand):
         action, alias, name = options["action"], options["database"], options["name"]
         if name and action not in ("verify", "restore"):
             raise CannotRun(f"backup {action} takes no NAME: use backup verify|restore {name}")
+        # The raw stream: OutputWrapper would end every "\r" progress update with a newline.
+        # Progress on a terminal redraws one line; without one (Railway's logs) a plain line
+        # every 10 s; never with --format json.
+        stream = cast(IO[str], getattr(self.stderr, "_out", self.stderr))
+        progress = render.Progress(stream, enabled=options["format"] == "text")
+        if action in ("verify", "restore"):
+            with progress.active():
+                return self.check_or_restore(action, alias, name, options)
         if action == "create":
-            # the raw stream: OutputWrapper would end every "\r" progress update with a newline
-            stream = cast(IO[str], getattr(self.stderr, "_out", self.stderr))
-            progress = render.Progress(stream, enabled=self.progress_enabled(options))
             return schedule.create_report(
                 alias,
                 options["tier"],
@@ -66,6 +71,13 @@ class Command(RailopsCommand):
             return overview.listing(None if options["all_backups"] else alias)
         if action == "report":
             return overview.report(alias)
+        if action == "cleanup":
+            return retention.cleanup(dry_run=options["dry_run"], alias=alias)
+        return schedule.daemon(alias, once=options["once"])
+
+    def check_or_restore(
+        self, action: str, alias: str, name: str | None, options: dict[str, Any]
+    ) -> Report:
         if action == "verify":
             if not (name or options["latest"] or options["all_backups"]):
                 raise CannotRun("backup verify needs NAME, --latest or --all")
@@ -91,9 +103,7 @@ class Command(RailopsCommand):
                 dry_run=options["dry_run"],
                 from_database=options["from_database"],
             )
-        if action == "cleanup":
-            return retention.cleanup(dry_run=options["dry_run"], alias=alias)
-        return schedule.daemon(alias, once=options["once"])
+        raise AssertionError(action)
 
     def confirm(self, name: str, alias: str) -> None:
         question = (
