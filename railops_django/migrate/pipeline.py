@@ -242,11 +242,12 @@ def _locked_pipeline(
         if schema_only_backup:  # asked for explicitly: a schema-only copy is cheap and harmless
             plan["backup"] = _backup(report, alias, True, True)
         report.extras["sql"] = result.sql
-        names = ", ".join(s.key for s in steps) or "nothing"
+        keys = [s.key for s in steps]
+        names = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
         report.add(
             "migrate.dry_run",
             Severity.INFO,
-            f"Would apply {len(steps)} migration(s): {names}",
+            f"Would apply {len(steps)} migration(s): {names or 'nothing'}",
             detail="\n".join(
                 [
                     f"Would use the backup {taken_backup} taken just before."

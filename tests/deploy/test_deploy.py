@@ -264,3 +264,17 @@ def test_quickstart__first_deploy_on_sqlite__short_text_full_json(tmp_path):
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)["rollback_plan"]
     assert len(plan["steps"]) == len(plan["reverse_order"]) == every
+
+
+def test_dry_run__fresh_database__health_step_waits_for_the_migration(tmp_path):
+    """The healthcheck gate answers 503 while migrations are pending: a dry run, which applies
+    none, says it would replay it, instead of failing on the state it never changes."""
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+        "RAILOPS_BACKUP_DIR": str(tmp_path / "backups"),
+    }
+    done = run_manage("railway_deploy", "--dry-run", "--format", "json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    findings = {f["id"]: f for f in json.loads(done.stdout)["findings"]}
+    assert "diagnose.edge.healthcheck" not in findings
+    assert findings["deploy.health"]["title"].startswith("Would replay GET /railops/health/")
