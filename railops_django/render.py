@@ -58,6 +58,8 @@ def masked_report(report: Report) -> Report:
         kind=report.kind,
         findings=findings,
         extras=mask(report.extras),
+        headline=mask(report.headline),
+        text_summary=mask(report.text_summary),
         started=report.started,
         finished=report.finished,
     )

@@ -251,7 +251,7 @@ def test_quickstart__first_deploy_on_sqlite__short_text_full_json(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) <= 60, done.stdout
-    assert lines[1].startswith("Deployed: release 1 recorded; 24 migration(s) applied")
+    assert lines[1].startswith("Deployed: release 1 recorded; 25 migration(s) applied")
     assert "way back: every app to zero (the run started from an empty database): " in done.stdout
     assert "sessions.0001_initial" not in done.stdout.split("lose data when reversed:")[0]
 
@@ -259,4 +259,4 @@ def test_quickstart__first_deploy_on_sqlite__short_text_full_json(tmp_path):
     done = run_manage("railway_deploy", "--skip-collectstatic", "--format", "json", env=env)
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)["rollback_plan"]
-    assert len(plan["steps"]) == len(plan["reverse_order"]) == 24
+    assert len(plan["steps"]) == len(plan["reverse_order"]) == 25
