@@ -27,7 +27,7 @@ from django.db import connections
 from .. import conf, redact
 from ..redact import logger
 from . import vendor
-from .pg_params import libpq_params
+from .postgres.params import libpq_params
 
 LOCK_NAME = "railops.safe_migrate"
 POLL_S = 0.2

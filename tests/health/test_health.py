@@ -291,8 +291,8 @@ def test_container__cpu_no_elapsed_time__zero_not_a_division_error():
 
 
 def test_cache_hit_ratio__cold_cache_is_at_most_a_warning_and_small_samples_are_not_judged():
-    from railops_django.db import pg_health
     from railops_django.db.health import Sample
+    from railops_django.db.postgres import health as pg_health
     from railops_django.health.metrics import evaluate
 
     row = {

@@ -26,7 +26,7 @@ import psycopg
 import pytest
 
 from railops_django import private_dirs
-from railops_django.db import pg_dump
+from railops_django.db.postgres import backup as pg_dump
 from tests.utils import ROOT
 
 pytestmark = pytest.mark.postgres
@@ -40,7 +40,7 @@ PARENT = """
 import json, os, sys
 import django
 django.setup()
-from railops_django.db import pg_native
+from railops_django.db.postgres import native as pg_native
 
 original = pg_native._start_worker
 
@@ -60,7 +60,7 @@ SCRATCH_HOLDER = """
 import sys, time
 import django
 django.setup()
-from railops_django.db import pg_dump
+from railops_django.db.postgres import backup as pg_dump
 with pg_dump.scratch_database("default") as name:
     print(name, flush=True)
     time.sleep(120)

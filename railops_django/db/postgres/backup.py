@@ -31,13 +31,13 @@ from typing import IO, Any, cast
 
 from django.db import connections
 
-from .. import conf, private_dirs, redact
-from ..child_env import child_env
-from ..redact import logger
-from ..report import CannotRun
-from .backup_engine import Dump, EngineError
-from .connection import apply_connect_timeout
-from .pg_params import libpq_params
+from ... import conf, private_dirs, redact
+from ...child_env import child_env
+from ...redact import logger
+from ...report import CannotRun
+from ..backup_types import Dump, EngineError
+from ..connection import apply_connect_timeout
+from .params import libpq_params
 
 NAME = "pg_dump"
 SUFFIX = "pgdump"

@@ -18,12 +18,13 @@ from typing import Any, BinaryIO, cast
 
 from django.db import connections
 
-from .. import conf, private_dirs
-from ..redact import logger
-from ..report import CannotRun
-from . import pg_dump, pg_native
-from . import pg_native_stream as stream
-from .backup_engine import Dump, EngineError
+from ... import conf, private_dirs
+from ...redact import logger
+from ...report import CannotRun
+from ..backup_types import Dump, EngineError
+from . import backup as pg_dump
+from . import native as pg_native
+from . import native_stream as stream
 
 NAME = pg_native.ENGINE
 SUFFIX = "native"

@@ -16,8 +16,8 @@ from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 
-from ..report import Finding, Severity
-from .health import LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS, Measurement, Sample, masked_query
+from ...report import Finding, Severity
+from ..measurement import LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS, Measurement, Sample, masked_query
 
 GRANT = "pg_monitor"
 LARGE_TABLE_ROWS = 10_000  # dead tuples and analyze staleness matter from this size
@@ -378,7 +378,7 @@ def collect(sample: Sample, alias: str, latency_ms: float | None) -> Sample:
 
 
 def _unavailable(name: str, exc: Exception, role: str) -> Finding:
-    from .. import redact
+    from ... import redact
 
     reason = redact.mask_exception(exc)
     if "shared_preload_libraries" in str(exc):

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connections
 
-from .. import conf
+from ... import conf
 
 # Keys get_connection_params() adds for Django's own use of psycopg, not for libpq.
 _DJANGO_ONLY = ("context", "cursor_factory", "server_side_binding", "prepare_threshold")
