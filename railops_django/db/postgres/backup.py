@@ -144,7 +144,8 @@ def _no_pg_env() -> dict[str, str]:
     return child_env()
 
 
-def _raw_connection(alias: str, dbname: str | None = None) -> Any:
+def raw_connection(alias: str, dbname: str | None = None) -> Any:
+    """A new autocommit psycopg connection to ``alias`` (or its server's ``dbname``)."""
     connection = connections[alias]
     raw = connection.get_new_connection(libpq_params(alias, dbname))
     raw.autocommit = True
@@ -164,9 +165,7 @@ ORDER BY 1, 2
 """
 
 
-def _row_counts(
-    cursor: Any, exact_limit: int, exact_all: bool = False
-) -> dict[str, dict[str, Any]]:
+def row_counts(cursor: Any, exact_limit: int, exact_all: bool = False) -> dict[str, dict[str, Any]]:
     cursor.execute(_TABLES_SQL)
     out: dict[str, dict[str, Any]] = {}
     for schema, table, estimate in cursor.fetchall():
@@ -209,7 +208,7 @@ def open_dump(
 ) -> Iterator[Dump]:
     """pg_dump -Fc -Z0 of ``alias`` in a snapshot shared with the row counts."""
     private_dirs.sweep_scratch()  # what a killed run of either engine left under BACKUP_DIR
-    raw = _raw_connection(alias)
+    raw = raw_connection(alias)
     stderr = _Stderr()
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -217,7 +216,7 @@ def open_dump(
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.execute("SELECT pg_export_snapshot()")
             snapshot = cursor.fetchone()[0]
-            tables = {} if schema_only else _row_counts(cursor, exact_count_limit)
+            tables = {} if schema_only else row_counts(cursor, exact_count_limit)
         argv = ["pg_dump", "--format=custom", "--compress=0", "--no-password"]
         argv += [f"--snapshot={snapshot}"]
         if schema_only:
@@ -397,10 +396,10 @@ def restore_test(
     with scratch_database(alias) as scratch:
         argv = [*_restore_argv(), "-d", scratch]
         _pg_restore(alias, chunks, argv, dbname=scratch, prefetch=True)
-        conn = _raw_connection(alias, scratch)
+        conn = raw_connection(alias, scratch)
         try:
             with conn.cursor() as cursor:
-                counts = _row_counts(cursor, 0, exact_all=True)
+                counts = row_counts(cursor, 0, exact_all=True)
         finally:
             conn.close()
         return {table: info["rows"] for table, info in counts.items()}
@@ -434,7 +433,7 @@ def scratch_database(alias: str) -> Iterator[str]:
     its lock goes with its connection, so ``sweep_scratch`` knows it for a leftover.
     """
     scratch = f"{SCRATCH_PREFIX}{_scratch_tag(alias)}_{secrets.token_hex(6)}"
-    admin = _raw_connection(alias)
+    admin = raw_connection(alias)
     try:
         with admin.cursor() as cursor:
             _scratch_lock(cursor, scratch, wait=True)
@@ -456,7 +455,7 @@ def sweep_scratch(alias: str, *, dry_run: bool = False) -> list[str]:
     """
     tag = _scratch_tag(alias)
     pattern = f"{SCRATCH_PREFIX}{tag}\\_%"
-    admin = _raw_connection(alias)
+    admin = raw_connection(alias)
     removed = []
     try:
         with admin.cursor() as cursor:
@@ -508,7 +507,7 @@ def analyze(cursor: Any, tables: list[tuple[str, str]] | None = None) -> dict[st
 
 def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
     """After ``restore``: ANALYZE the whole restored database (every table pg_restore wrote)."""
-    conn = _raw_connection(alias)
+    conn = raw_connection(alias)
     try:
         with conn.cursor() as cursor:
             return analyze(cursor)
@@ -522,7 +521,7 @@ LOCK_KEY = 0x7261696C6F7073  # "railops"
 @contextlib.contextmanager
 def replica_lock(alias: str, lock_dir: Path) -> Iterator[bool]:
     """A session advisory lock, so two replicas never back up at the same time."""
-    raw = _raw_connection(alias)
+    raw = raw_connection(alias)
     try:
         with raw.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])

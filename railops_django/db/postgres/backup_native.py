@@ -184,10 +184,10 @@ def restore_test(
         connections.settings[temp_alias] = {**connections[alias].settings_dict, "NAME": scratch}
         try:
             restore(temp_alias, chunks, manifest)
-            conn = pg_dump._raw_connection(temp_alias)
+            conn = pg_dump.raw_connection(temp_alias)
             try:
                 with conn.cursor() as cursor:
-                    counts = pg_dump._row_counts(cursor, 0, exact_all=True)
+                    counts = pg_dump.row_counts(cursor, 0, exact_all=True)
             finally:
                 conn.close()
             return {table: meta["rows"] for table, meta in counts.items()}
@@ -206,7 +206,7 @@ def sweep_scratch(alias: str, *, dry_run: bool = False) -> list[str]:
 def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
     """ANALYZE the tables the restore loaded (``engine_info.tables``)."""
     tables = list(_info(manifest).get("tables") or {})
-    conn = pg_dump._raw_connection(alias)
+    conn = pg_dump.raw_connection(alias)
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT current_schema()")
