@@ -60,6 +60,12 @@ def vendor(alias: str) -> str:
     return name
 
 
+def lints_sql(name: str) -> bool:
+    """Whether the SQL a migration would run on vendor ``name`` is linted (its SQL-level rules)."""
+    spec = VENDORS.get(name)
+    return spec is not None and spec.lints_sql
+
+
 def vendor_module(name: str, module: str) -> ModuleType:
     """Module ``module`` of vendor ``name``'s package (imported on first use)."""
     return importlib.import_module(f"{__name__}.{VENDORS[name].package}.{module}")
