@@ -5,7 +5,7 @@ Everything else lives here, so no command repeats it:
 
 - ``--format`` (text/json, plus any extra formats the command lists) and ``--database``;
 - rendering through ``render.py`` (which masks secrets), colour only on a TTY;
-- exit codes from the Report (DESIGN.md);
+- exit codes from the Report (docs/architecture.md);
 - ``CannotRun`` (and bad command-line input) becomes one masked line on stderr and exit 3;
 - an unexpected exception prints a *masked* traceback and exits 2.
 """
@@ -24,7 +24,7 @@ from ..report import CannotRun, ExitCode, Report
 
 
 class RailopsParser(CommandParser):
-    """Bad command-line input exits 3 with one line, as DESIGN.md asks (argparse uses 2)."""
+    """Bad command-line input exits 3 with one line (docs/architecture.md); argparse uses 2."""
 
     def error(self, message: str) -> NoReturn:
         if self.called_from_command_line:
