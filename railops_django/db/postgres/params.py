@@ -28,3 +28,11 @@ def libpq_params(alias: str, dbname: str | None = None) -> dict[str, Any]:
         params["port"] = str(params["port"])
     params.setdefault("connect_timeout", max(1, round(conf.get("CONNECT_TIMEOUT"))))
     return params
+
+
+def raw_connection(alias: str, dbname: str | None = None) -> Any:
+    """A new autocommit psycopg connection to ``alias`` (or its server's ``dbname``)."""
+    connection = connections[alias]
+    raw = connection.get_new_connection(libpq_params(alias, dbname))
+    raw.autocommit = True
+    return raw
