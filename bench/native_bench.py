@@ -108,7 +108,7 @@ def setup_django(db: str) -> None:
 
 def child_native_dump(db: str, archive: Path, info_path: Path, level: int, workers: int) -> dict:
     setup_django(db)
-    from railops_django.db import pg_native
+    from railops_django.db.postgres import native as pg_native
 
     started = time.perf_counter()
     writer, hashed, raw = compressed_writer(archive, level)
@@ -144,7 +144,7 @@ def child_native_restore(db: str, archive: Path, info_path: Path) -> dict:
     setup_django(db)
     import zstandard
 
-    from railops_django.db import pg_native
+    from railops_django.db.postgres import native as pg_native
 
     info = json.loads(info_path.read_text())
     started = time.perf_counter()

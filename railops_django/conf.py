@@ -23,7 +23,7 @@ from django.core.checks import CheckMessage, Error
 from .report import CannotRun
 
 
-def _default_backup_dir() -> str:
+def default_backup_dir() -> str:
     volume = os.environ.get("RAILWAY_VOLUME_MOUNT_PATH")
     if volume:
         return str(Path(volume) / "railops-backups")
@@ -503,7 +503,7 @@ def get(name: str) -> Any:
     elif key.env and os.environ.get(f"RAILOPS_{name}", "") != "":
         value, problem = _env_value(key)
     elif name == "BACKUP_DIR":
-        return _default_backup_dir()
+        return default_backup_dir()
     else:
         value = key.default
         if isinstance(value, dict):

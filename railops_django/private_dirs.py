@@ -66,7 +66,7 @@ def keep_default_out_of_git(path: Path | str) -> None:
     """``keep_out_of_git`` for the default ``BACKUP_DIR`` (one set by hand is the user's)."""
     from . import conf
 
-    if Path(path) == Path(conf._default_backup_dir()):
+    if Path(path) == Path(conf.default_backup_dir()):
         keep_out_of_git(path)
 
 

@@ -130,12 +130,12 @@ def _reserve(place: Place, name: str, token: bytes) -> bool:
     path = place.local_path(filename)
     if path is not None:
         try:
-            storage._private_dirs(place, path)
+            storage.make_private_dirs(place, path)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return False
         except OSError as exc:
-            raise storage._fail(place, exc, "write to") from exc
+            raise storage.write_error(place, exc, "write to") from exc
         try:
             os.write(fd, token)
         finally:

@@ -154,7 +154,7 @@ def configured() -> list[Place]:
     return places
 
 
-def _private_dirs(place: Place, path: Path) -> None:
+def make_private_dirs(place: Place, path: Path) -> None:
     """Create ``path``'s directory (0700) up to the place's root."""
     root = place.local_path()
     assert root is not None
@@ -168,7 +168,8 @@ def _private_dirs(place: Place, path: Path) -> None:
         os.chmod(path.parent, 0o700)
 
 
-def _fail(place: Place, exc: OSError, doing: str) -> StorageError:
+def write_error(place: Place, exc: OSError, doing: str) -> StorageError:
+    """The one StorageError for a failed write (or other ``doing``) to ``place``."""
     where = place.describe()
     return StorageError(
         f"cannot {doing} storage {where}: {exc.strerror or exc}. Make it writable, or point "
@@ -185,17 +186,17 @@ class AtomicFile:
         self.place, self.path = place, path
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            _private_dirs(place, path)
+            make_private_dirs(place, path)
             fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError as exc:
-            raise _fail(place, exc, "write to") from exc
+            raise write_error(place, exc, "write to") from exc
         self.fh: IO[bytes] = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> int:
         try:
             return self.fh.write(data)
         except OSError as exc:
-            raise _fail(self.place, exc, "write to") from exc
+            raise write_error(self.place, exc, "write to") from exc
 
     def commit(self) -> None:
         try:
@@ -209,7 +210,7 @@ class AtomicFile:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
-            raise _fail(self.place, exc, "write to") from exc
+            raise write_error(self.place, exc, "write to") from exc
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):

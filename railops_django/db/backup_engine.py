@@ -1,139 +1,56 @@
 """The one place where a backup engine is chosen for a database alias.
 
-Each engine is a module with the same functions (see ``Engine``):
-
-- ``preflight(alias) -> dict``: versions; raises CannotRun with the exact fix when it cannot run;
-- ``open_dump(alias, schema_only, exact_count_limit, *, allow_partial)``: a context manager
-  yielding a ``Dump`` (``allow_partial`` matters only to engines that can leave tables out);
-- ``check_archive(chunks) -> dict``: read the whole raw dump and check its table of contents;
-- ``restore_test(alias, chunks, manifest) -> dict[str, int]``: restore into a scratch database,
-  count rows;
-- ``restore(alias, chunks, manifest)``: restore into the live database in one transaction, or
-  not at all;
-- ``replica_lock(alias, lock_dir)``: a context manager yielding True when this process holds it;
-- ``analyze_restored(alias, manifest) -> dict``: ANALYZE what ``restore`` loaded (``tables``,
-  ``seconds``), so the planner has statistics straight away;
-- ``sweep_scratch(alias, dry_run=False) -> list[str]``: drop the scratch databases that killed
-  restore tests left (only ones no live run holds).
-
-``chunks`` are the *decompressed* bytes of a dump, streamed (bounded memory).
+What an engine is (``Engine``, ``Dump``, ``EngineError``) lives in ``backup_types``, apart from
+any vendor; which engines a vendor has is in the strategy table of ``db/__init__.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
-from typing import Any, Protocol, cast
+from typing import cast
 
 from .. import conf
 from ..redact import logger
 from ..report import CannotRun
-from . import vendor
+from . import VENDORS, vendor, vendor_module
+from .backup_types import Dump, Engine, EngineError
+
+__all__ = ["Dump", "Engine", "EngineError", "by_name", "for_alias", "for_vendor"]
 
 
-class EngineError(Exception):
-    """The engine ran but failed (pg_dump exited non-zero, a corrupt archive...).
-
-    The message is already masked and says what happened.
-    """
-
-
-@dataclass
-class Dump:
-    """A dump in progress: its raw bytes as an iterator, and what the engine knows about it."""
-
-    chunks: Iterator[bytes]
-    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
-
-
-class Engine(Protocol):
-    NAME: str
-    SUFFIX: str
-    # How the raw dump frames its text rows for backup.columns ("plain", "pg_custom"), or None
-    # when it holds no text rows worth laying out in columns.
-    ROW_FRAMING: str | None
-
-    def preflight(self, alias: str) -> dict[str, Any]: ...
-
-    def open_dump(
-        self, alias: str, schema_only: bool, exact_count_limit: int, *, allow_partial: bool = False
-    ) -> AbstractContextManager[Dump]: ...
-
-    def check_archive(self, chunks: Iterator[bytes]) -> dict[str, Any]: ...
-
-    def restore_test(
-        self, alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
-    ) -> dict[str, int]: ...
-
-    def restore(
-        self, alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
-    ) -> None: ...
-
-    def replica_lock(self, alias: str, lock_dir: Path) -> AbstractContextManager[bool]: ...
-
-    def analyze_restored(
-        self, alias: str, manifest: dict[str, Any] | None = None
-    ) -> dict[str, Any]: ...
-
-    def sweep_scratch(self, alias: str, *, dry_run: bool = False) -> list[str]: ...
-
-
-def _pg_dump() -> ModuleType:
-    from . import pg_dump
-
-    return pg_dump
-
-
-def _native() -> ModuleType:
-    from . import pg_native_engine
-
-    return pg_native_engine
-
-
-def _sqlite() -> ModuleType:
-    from . import sqlite_backup
-
-    return sqlite_backup
-
-
-# vendor -> {engine name -> loader}. "native" needs no client binary (see pg_native).
-ENGINES: dict[str, dict[str, Callable[[], ModuleType]]] = {
-    "postgresql": {"pg_dump": _pg_dump, "native": _native},
-    "sqlite": {"sqlite": _sqlite},
-}
+def _engine(vendor_name: str, engine: str) -> Engine:
+    return cast(Engine, vendor_module(vendor_name, VENDORS[vendor_name].engines[engine]))
 
 
 def by_name(name: str) -> Engine:
     """The engine that wrote a manifest (``manifest["engine"]``)."""
-    for engines in ENGINES.values():
-        if name in engines:
-            return cast(Engine, engines[name]())
+    for vendor_name, spec in VENDORS.items():
+        if name in spec.engines:
+            return _engine(vendor_name, name)
     raise CannotRun(f"backup engine {name!r} is not available in this railops version")
 
 
 def for_vendor(alias: str) -> Engine:
     """An engine of ``alias``'s vendor, without preflight (for what every engine of it does)."""
-    return cast(Engine, next(iter(ENGINES[vendor(alias)].values()))())
+    name = vendor(alias)
+    return _engine(name, next(iter(VENDORS[name].engines)))
 
 
 def for_alias(alias: str) -> Engine:
     """The engine for ``alias``, honouring ``RAILOPS["BACKUP_ENGINE"]`` (auto|pg_dump|native)."""
     name = vendor(alias)
     choice = conf.get("BACKUP_ENGINE")
-    engines = ENGINES[name]
-    if name != "postgresql":
-        return cast(Engine, next(iter(engines.values()))())
+    engines = VENDORS[name].engines
+    if len(engines) == 1:
+        return _engine(name, next(iter(engines)))
     if choice in engines:
-        return cast(Engine, engines[choice]())
-    # "auto": pg_dump when it is installed and not older than the server, else native.
-    pg_dump = cast(Engine, engines["pg_dump"]())
+        return _engine(name, choice)
+    # "auto": the first engine (pg_dump) when its preflight passes (installed, not older than
+    # the server), else the fallback (native, which needs no client binary).
+    first, fallback = list(engines)[:2]
+    engine = _engine(name, first)
     try:
-        pg_dump.preflight(alias)
+        engine.preflight(alias)
     except CannotRun as exc:
-        logger.info("backup engine auto: native, because %s", exc)
-        return cast(Engine, engines["native"]())
-    return pg_dump
+        logger.info("backup engine auto: %s, because %s", fallback, exc)
+        return _engine(name, fallback)
+    return engine

@@ -24,10 +24,11 @@ from typing import Any
 
 from django.db import connections
 
-from .. import conf, redact
+from .. import conf
 from ..redact import logger
 from . import vendor
-from .pg_params import libpq_params
+from .postgres.params import libpq_params
+from .timeouts import bounded
 
 LOCK_NAME = "railops.safe_migrate"
 POLL_S = 0.2
@@ -197,51 +198,16 @@ def migration_lock(
 # --- per-migration session timeouts ---------------------------------------------------------
 
 
-def _pg_set_timeouts(alias: str, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
-    with connections[alias].cursor() as cursor:
-        cursor.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
-        cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
-
-
-def _pg_reset_timeouts(alias: str) -> None:
-    connection = connections[alias]
-    if connection.connection is None or connection.needs_rollback:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("RESET lock_timeout")
-        cursor.execute("RESET statement_timeout")
-
-
-def _no_timeouts(alias: str, *args: int) -> None:
-    """SQLite has one writer and no per-statement lock timeout; Django's busy timeout applies."""
-
-
-_SET_TIMEOUTS: dict[str, Callable[..., None]] = {
-    "postgresql": _pg_set_timeouts,
-    "sqlite": _no_timeouts,
-}
-_RESET_TIMEOUTS: dict[str, Callable[..., None]] = {
-    "postgresql": _pg_reset_timeouts,
-    "sqlite": _no_timeouts,
-}
-
-
 @contextlib.contextmanager
 def session_timeouts(alias: str, lock_timeout_ms: int, statement_timeout_ms: int) -> Iterator[None]:
     """``SET lock_timeout`` / ``statement_timeout`` on the session for one migration.
 
     Session-level (not ``SET LOCAL``), so non-atomic migrations get them too.
     """
-    name = vendor(alias)
+    vendor(alias)  # CannotRun for a vendor railops does not serve
     connections[alias].ensure_connection()
-    _SET_TIMEOUTS[name](alias, lock_timeout_ms, statement_timeout_ms)
-    try:
+    with bounded(alias, statement_ms=statement_timeout_ms, lock_ms=lock_timeout_ms):
         yield
-    finally:
-        try:
-            _RESET_TIMEOUTS[name](alias)
-        except Exception as exc:  # the connection broke: the next use reconnects anyway
-            logger.warning("could not reset timeouts: %s", redact.mask_exception(exc))
 
 
 LOCK_NOT_AVAILABLE = "55P03"

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.apps import apps
-from django.db import DatabaseError, connections, models, router
+from django.db import connections, models, router
 
-from ..redact import logger
 from ..report import Finding, Severity
+from .timeouts import bounded
 
 
 def _needed_models(alias: str, app_labels: list[str] | None) -> list[type[models.Model]]:
@@ -157,41 +157,11 @@ def connection_limit(alias: str) -> tuple[int, int] | None:
     return reader(alias) if reader else None
 
 
-def _postgresql_statement_timeout(alias: str, milliseconds: int, local: bool) -> None:
-    scope = "LOCAL " if local else ""
-    with connections[alias].cursor() as cursor:
-        cursor.execute(f"SET {scope}statement_timeout = {int(milliseconds)}")
-
-
-def _postgresql_reset_statement_timeout(alias: str) -> None:
-    with connections[alias].cursor() as cursor:
-        cursor.execute("RESET statement_timeout")
-
-
-_STATEMENT_TIMEOUT = {
-    "postgresql": (_postgresql_statement_timeout, _postgresql_reset_statement_timeout),
-}
-
-
 @contextmanager
 def statement_timeout(alias: str, seconds: float) -> Iterator[None]:
     """Bound every statement run inside to ``seconds`` (PostgreSQL; SQLite has its busy timeout).
 
     Inside a transaction the setting is ``SET LOCAL`` and ends with it; outside, it is reset.
     """
-    connection = connections[alias]
-    pair = _STATEMENT_TIMEOUT.get(connection.vendor)
-    if pair is None:
+    with bounded(alias, statement_ms=max(int(seconds * 1000), 1), transaction_local=True):
         yield
-        return
-    setter, reset = pair
-    local = connection.in_atomic_block
-    setter(alias, max(int(seconds * 1000), 1), local)
-    try:
-        yield
-    finally:
-        if not local:
-            try:
-                reset(alias)
-            except DatabaseError as exc:  # the connection broke: the next probe reconnects
-                logger.debug("could not reset statement_timeout on %s: %s", alias, exc)

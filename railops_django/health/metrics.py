@@ -1,9 +1,9 @@
 """Metrics and thresholds: a measured value becomes a Finding with its threshold and severity.
 
-Vendor modules (``db/pg_health.py``, ``db/sqlite_health.py``) and ``health/container.py`` return
-``Measurement``s; this module grades them against ``conf.threshold(name)`` (read at call time, so
-``RAILOPS["THRESHOLDS"]`` overrides apply) and turns them into findings plus a flat metrics list
-that the OpenMetrics renderer can expose.
+Vendor modules (``db/postgres/health.py``, ``db/sqlite/health.py``) and
+``health/container.py`` return ``Measurement``s; this module grades them against
+``conf.threshold(name)`` (read at call time, so ``RAILOPS["THRESHOLDS"]`` overrides apply) and
+turns them into findings plus a flat metrics list that the OpenMetrics renderer can expose.
 """
 
 from __future__ import annotations

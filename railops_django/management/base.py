@@ -5,7 +5,7 @@ Everything else lives here, so no command repeats it:
 
 - ``--format`` (text/json, plus any extra formats the command lists) and ``--database``;
 - rendering through ``render.py`` (which masks secrets), colour only on a TTY;
-- exit codes from the Report (DESIGN.md);
+- exit codes from the Report (docs/architecture.md);
 - ``CannotRun`` (and bad command-line input) becomes one masked line on stderr and exit 3;
 - a failed system check (a bad ``RAILOPS`` setting above all) is bad input too: one line that
   names the setting, the problem and the fix, and exit 3, never Django's ``SystemCheckError``;
@@ -57,7 +57,7 @@ def wants_json(argv: list[str]) -> bool:
 
 
 class RailopsParser(CommandParser):
-    """Bad command-line input exits 3 with one line, as DESIGN.md asks (argparse uses 2); with
+    """Bad command-line input exits 3 with one line, (docs/architecture.md; argparse uses 2); with
     ``--format json`` among the arguments, stdout still gets its one JSON object."""
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:

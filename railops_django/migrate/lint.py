@@ -23,6 +23,7 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from ..db import lints_sql
 from ..redact import logger
 from ..report import Finding, Severity
 from .plan import Step, applied_state
@@ -1033,7 +1034,7 @@ def lint(
                 if irreversible
                 else [note.replace("sqlmigrate", "sqlmigrate --backwards")]
             )
-        linter.finish(unknown_sql, vendor == "postgresql")
+        linter.finish(unknown_sql, lints_sql(vendor))
         allowed_here = set(getattr(migration, ALLOW_ATTRIBUTE, ()) or ())
         for hit in linter.hits:
             if vendor not in hit.rule.vendors:

@@ -13,7 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from .. import conf, db, redact
 from ..backup import create
 from ..db import connection as dbconn
-from ..db import locks, pg_preflight
+from ..db import locks, preflight
 from ..db.schema import drift
 from ..redact import logger
 from ..report import ACTION, CannotRun, Finding, Report, Severity
@@ -202,10 +202,10 @@ def _locked_pipeline(
         }
         | {t.table for t in result.touches}
     )
-    sizes = pg_preflight.table_sizes(
+    sizes = preflight.table_sizes(
         alias, measured, count_limit=int(conf.get("MIGRATION_LOCK_RISK_ROWS")) + 1
     )
-    facts = pg_preflight.preflight(
+    facts = preflight.preflight(
         alias, [(t.table, t.kind, t.columns, t.after_fix) for t in result.touches], sizes
     )
     preflight_findings = _preflight_findings(facts)

@@ -16,6 +16,7 @@ from ..migrate import current_state
 from ..models import Release
 from ..report import CannotRun, Finding, Report, Severity
 from . import state
+from .target import target_release
 
 
 def _backups(alias: str) -> list[dict[str, Any]]:
@@ -95,8 +96,6 @@ def assess(alias: str) -> Report:
 
 
 def _previous_good(alias: str) -> Release | None:
-    from .recover import target_release
-
     try:
         return target_release(alias, None)
     except CannotRun:  # no ledger table or no earlier release: assess still answers

@@ -291,8 +291,8 @@ def test_container__cpu_no_elapsed_time__zero_not_a_division_error():
 
 
 def test_cache_hit_ratio__cold_cache_is_at_most_a_warning_and_small_samples_are_not_judged():
-    from railops_django.db import pg_health
     from railops_django.db.health import Sample
+    from railops_django.db.postgres.metrics import queries
     from railops_django.health.metrics import evaluate
 
     row = {
@@ -308,7 +308,7 @@ def test_cache_hit_ratio__cold_cache_is_at_most_a_warning_and_small_samples_are_
         "temp_bytes": 0,
     }
     sample = Sample("postgresql")
-    pg_health._stats(sample, row)
+    queries.measure_stats(sample, row)
     findings = {m.id: evaluate(m)[0] for m in sample.measurements}
     tables, indexes = findings["pg.cache_hit.tables"], findings["pg.cache_hit.indexes"]
     assert tables.severity is Severity.WARNING  # 50 % would be critical by the threshold alone

@@ -14,7 +14,7 @@ import pytest
 from django.db import connections
 
 from railops_django import health
-from railops_django.db import pg_health
+from railops_django.db.postgres import health as pg_health
 from railops_django.report import Severity
 
 from .conftest import NOPRIV_ROLE, db_alias, finding, pg_connect

@@ -6,8 +6,8 @@ import threading
 import pytest
 from shop.models import Product
 
-from railops_django.db import pg_native
-from railops_django.db import pg_native_stream as stream
+from railops_django.db.postgres import native as pg_native
+from railops_django.db.postgres import native_stream as stream
 from railops_django.report import CannotRun
 
 pytestmark = pytest.mark.postgres

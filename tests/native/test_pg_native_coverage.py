@@ -12,7 +12,7 @@ import io
 
 import pytest
 
-from railops_django.db import pg_native
+from railops_django.db.postgres import native as pg_native
 
 from .seed import seed
 

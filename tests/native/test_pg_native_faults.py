@@ -26,7 +26,8 @@ import psycopg
 import pytest
 
 from railops_django import private_dirs
-from railops_django.db import pg_dump
+from railops_django.db.postgres import backup as pg_dump
+from railops_django.db.postgres import scratch as scratch_dbs
 from tests.utils import ROOT
 
 pytestmark = pytest.mark.postgres
@@ -40,7 +41,7 @@ PARENT = """
 import json, os, sys
 import django
 django.setup()
-from railops_django.db import pg_native
+from railops_django.db.postgres import native as pg_native
 
 original = pg_native._start_worker
 
@@ -60,7 +61,7 @@ SCRATCH_HOLDER = """
 import sys, time
 import django
 django.setup()
-from railops_django.db import pg_dump
+from railops_django.db.postgres import backup as pg_dump
 with pg_dump.scratch_database("default") as name:
     print(name, flush=True)
     time.sleep(120)
@@ -215,7 +216,7 @@ def test_scratch_sweep__another_databases_scratch__never_touched(scratch):
     with pg_dump.scratch_database(other.alias) as foreign:
         pass
     # made, then dropped; now make one by hand that looks like another source's leftover
-    tag = pg_dump._scratch_tag(other.alias)
+    tag = scratch_dbs._scratch_tag(other.alias)
     name = f"{pg_dump.SCRATCH_PREFIX}{tag}_{'a' * 12}"
     source.sql(f'CREATE DATABASE "{name}"')
     try:

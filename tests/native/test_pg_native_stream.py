@@ -7,8 +7,8 @@ import io
 import pytest
 from django.db import connections
 
-from railops_django.db import pg_native
-from railops_django.db import pg_native_stream as stream
+from railops_django.db.postgres import native as pg_native
+from railops_django.db.postgres import native_stream as stream
 
 
 def _stream(*records: tuple[bytes, bytes]) -> io.BytesIO:

@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.core.checks.registry import registry as checks
 from django.test import override_settings
 
-from railops_django.db import pg_native
+from railops_django.db.postgres import native as pg_native
 
 from .seed import AWKWARD, seed
 

@@ -49,12 +49,12 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
-from .. import private_dirs, redact
-from ..child_env import child_env
-from ..redact import logger
-from ..report import CannotRun
-from . import pg_native_stream as stream
-from .pg_params import libpq_params
+from ... import private_dirs, redact
+from ...child_env import child_env
+from ...redact import logger
+from ...report import CannotRun
+from . import native_stream as stream
+from .params import libpq_params
 
 ENGINE = "native"
 # Text COPY, not binary. Restore goes into a schema rebuilt by the migrations, possibly on
@@ -543,10 +543,10 @@ def dump_share(
 
 
 def _start_worker(job: dict[str, Any], stderr: Any) -> subprocess.Popen[bytes]:
-    """``python -m railops_django.db.pg_native_worker`` with a clean environment, fed ``job``."""
+    """``python -m railops_django.db.postgres.native_worker``: a clean environment, fed ``job``."""
     env = child_env({"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "railops_django.db.pg_native_worker"],
+        [sys.executable, "-m", "railops_django.db.postgres.native_worker"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=stderr,
@@ -576,7 +576,7 @@ def _run_workers(
     worker writes its share to a 0600 scratch file under ``BACKUP_DIR`` (never memory),
     appended to ``out`` in 1 MiB chunks when it is done. A worker gets the connection settings
     on its stdin, never through argv or the environment, and dies with this process (see
-    ``pg_native_worker``); what a killed run leaves is removed by the next create or cleanup
+    ``native_worker``); what a killed run leaves is removed by the next create or cleanup
     (``private_dirs.sweep_scratch``).
     """
     shares = _balance(tables, sizes, workers)

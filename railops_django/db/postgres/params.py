@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connections
 
-from .. import conf
+from ... import conf
 
 # Keys get_connection_params() adds for Django's own use of psycopg, not for libpq.
 _DJANGO_ONLY = ("context", "cursor_factory", "server_side_binding", "prepare_threshold")
@@ -28,3 +28,11 @@ def libpq_params(alias: str, dbname: str | None = None) -> dict[str, Any]:
         params["port"] = str(params["port"])
     params.setdefault("connect_timeout", max(1, round(conf.get("CONNECT_TIMEOUT"))))
     return params
+
+
+def raw_connection(alias: str, dbname: str | None = None) -> Any:
+    """A new autocommit psycopg connection to ``alias`` (or its server's ``dbname``)."""
+    connection = connections[alias]
+    raw = connection.get_new_connection(libpq_params(alias, dbname))
+    raw.autocommit = True
+    return raw

@@ -21,10 +21,10 @@ from typing import Any
 
 from django.db import connections
 
-from .. import private_dirs
-from ..private_dirs import private_dir
-from ..report import CannotRun
-from .backup_engine import Dump, EngineError
+from ... import private_dirs
+from ...private_dirs import private_dir
+from ...report import CannotRun
+from ..backup_types import Dump, EngineError
 
 NAME = "sqlite"
 SUFFIX = "sqlite3"

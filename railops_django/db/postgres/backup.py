@@ -14,12 +14,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import hashlib
 import io
 import os
 import queue
 import re
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -31,13 +29,16 @@ from typing import IO, Any, cast
 
 from django.db import connections
 
-from .. import conf, private_dirs, redact
-from ..child_env import child_env
-from ..redact import logger
-from ..report import CannotRun
-from .backup_engine import Dump, EngineError
-from .connection import apply_connect_timeout
-from .pg_params import libpq_params
+from ... import conf, private_dirs, redact
+from ...child_env import child_env
+from ...redact import logger
+from ...report import CannotRun
+from ..backup_types import Dump, EngineError
+from ..connection import apply_connect_timeout
+from .params import raw_connection
+from .scratch import SCRATCH_PREFIX as SCRATCH_PREFIX
+from .scratch import scratch_database
+from .scratch import sweep_scratch as sweep_scratch  # the engine's sweep_scratch
 
 NAME = "pg_dump"
 SUFFIX = "pgdump"
@@ -144,13 +145,6 @@ def _no_pg_env() -> dict[str, str]:
     return child_env()
 
 
-def _raw_connection(alias: str, dbname: str | None = None) -> Any:
-    connection = connections[alias]
-    raw = connection.get_new_connection(libpq_params(alias, dbname))
-    raw.autocommit = True
-    return raw
-
-
 def _qualified(schema: str, table: str) -> str:
     return '"' + schema.replace('"', '""') + '"."' + table.replace('"', '""') + '"'
 
@@ -164,9 +158,7 @@ ORDER BY 1, 2
 """
 
 
-def _row_counts(
-    cursor: Any, exact_limit: int, exact_all: bool = False
-) -> dict[str, dict[str, Any]]:
+def row_counts(cursor: Any, exact_limit: int, exact_all: bool = False) -> dict[str, dict[str, Any]]:
     cursor.execute(_TABLES_SQL)
     out: dict[str, dict[str, Any]] = {}
     for schema, table, estimate in cursor.fetchall():
@@ -209,7 +201,7 @@ def open_dump(
 ) -> Iterator[Dump]:
     """pg_dump -Fc -Z0 of ``alias`` in a snapshot shared with the row counts."""
     private_dirs.sweep_scratch()  # what a killed run of either engine left under BACKUP_DIR
-    raw = _raw_connection(alias)
+    raw = raw_connection(alias)
     stderr = _Stderr()
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -217,7 +209,7 @@ def open_dump(
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.execute("SELECT pg_export_snapshot()")
             snapshot = cursor.fetchone()[0]
-            tables = {} if schema_only else _row_counts(cursor, exact_count_limit)
+            tables = {} if schema_only else row_counts(cursor, exact_count_limit)
         argv = ["pg_dump", "--format=custom", "--compress=0", "--no-password"]
         argv += [f"--snapshot={snapshot}"]
         if schema_only:
@@ -397,91 +389,13 @@ def restore_test(
     with scratch_database(alias) as scratch:
         argv = [*_restore_argv(), "-d", scratch]
         _pg_restore(alias, chunks, argv, dbname=scratch, prefetch=True)
-        conn = _raw_connection(alias, scratch)
+        conn = raw_connection(alias, scratch)
         try:
             with conn.cursor() as cursor:
-                counts = _row_counts(cursor, 0, exact_all=True)
+                counts = row_counts(cursor, 0, exact_all=True)
         finally:
             conn.close()
         return {table: info["rows"] for table, info in counts.items()}
-
-
-# -- scratch databases of restore tests -------------------------------------------------------
-
-SCRATCH_PREFIX = "railops_verify_"
-# pg_advisory_lock(class, key): the class of the locks that mark a scratch database in use.
-_SCRATCH_LOCK_CLASS = 0x7261696C  # "rail"
-
-
-def _scratch_tag(alias: str) -> str:
-    """8 hex digits naming the source database: a scratch database says whose it is."""
-    name = str(connections[alias].settings_dict.get("NAME") or "")
-    return hashlib.sha256(name.encode()).hexdigest()[:8]
-
-
-def _scratch_lock(cursor: Any, name: str, *, wait: bool) -> bool:
-    function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
-    cursor.execute(f"SELECT {function}(%s::int, hashtext(%s))::text", [_SCRATCH_LOCK_CLASS, name])
-    return bool(cursor.fetchone()[0] != "false")
-
-
-@contextlib.contextmanager
-def scratch_database(alias: str) -> Iterator[str]:
-    """A new ``railops_verify_<source tag>_<random>`` database, dropped afterwards.
-
-    A session advisory lock on the source database, taken before the CREATE and held until
-    the DROP, marks it in use: a run killed in between (SIGKILL, OOM) leaves the database but
-    its lock goes with its connection, so ``sweep_scratch`` knows it for a leftover.
-    """
-    scratch = f"{SCRATCH_PREFIX}{_scratch_tag(alias)}_{secrets.token_hex(6)}"
-    admin = _raw_connection(alias)
-    try:
-        with admin.cursor() as cursor:
-            _scratch_lock(cursor, scratch, wait=True)
-            cursor.execute(f'CREATE DATABASE "{scratch}"')
-        try:
-            yield scratch
-        finally:
-            with admin.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-    finally:
-        admin.close()
-
-
-def sweep_scratch(alias: str, *, dry_run: bool = False) -> list[str]:
-    """Drop the scratch databases of ``alias``'s killed restore tests; their names.
-
-    Only this source database's (by the tag in the name), only those whose creator's lock is
-    free (its session is gone), only those nobody is connected to (a DROP without FORCE).
-    """
-    tag = _scratch_tag(alias)
-    pattern = f"{SCRATCH_PREFIX}{tag}\\_%"
-    admin = _raw_connection(alias)
-    removed = []
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY 1", [pattern]
-            )
-            for (name,) in cursor.fetchall():
-                if not re.fullmatch(rf"{SCRATCH_PREFIX}{tag}_[0-9a-f]{{12}}", name):
-                    continue
-                if not _scratch_lock(cursor, name, wait=False):
-                    continue  # a restore test is using it
-                try:
-                    if not dry_run:
-                        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                    removed.append(name)
-                except Exception as exc:  # still connected to: left for the next sweep
-                    logger.info("scratch database %s left in place: %s", name, exc)
-                finally:
-                    cursor.execute(
-                        "SELECT pg_advisory_unlock(%s::int, hashtext(%s))",
-                        [_SCRATCH_LOCK_CLASS, name],
-                    )
-    finally:
-        admin.close()
-    return removed
 
 
 def analyze(cursor: Any, tables: list[tuple[str, str]] | None = None) -> dict[str, Any]:
@@ -508,7 +422,7 @@ def analyze(cursor: Any, tables: list[tuple[str, str]] | None = None) -> dict[st
 
 def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
     """After ``restore``: ANALYZE the whole restored database (every table pg_restore wrote)."""
-    conn = _raw_connection(alias)
+    conn = raw_connection(alias)
     try:
         with conn.cursor() as cursor:
             return analyze(cursor)
@@ -522,7 +436,7 @@ LOCK_KEY = 0x7261696C6F7073  # "railops"
 @contextlib.contextmanager
 def replica_lock(alias: str, lock_dir: Path) -> Iterator[bool]:
     """A session advisory lock, so two replicas never back up at the same time."""
-    raw = _raw_connection(alias)
+    raw = raw_connection(alias)
     try:
         with raw.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])

@@ -18,12 +18,15 @@ from typing import Any, BinaryIO, cast
 
 from django.db import connections
 
-from .. import conf, private_dirs
-from ..redact import logger
-from ..report import CannotRun
-from . import pg_dump, pg_native
-from . import pg_native_stream as stream
-from .backup_engine import Dump, EngineError
+from ... import conf, private_dirs
+from ...redact import logger
+from ...report import CannotRun
+from ..backup_types import Dump, EngineError
+from . import backup as pg_dump
+from . import native as pg_native
+from . import native_stream as stream
+from . import scratch as scratch_dbs
+from .params import raw_connection
 
 NAME = pg_native.ENGINE
 SUFFIX = "native"
@@ -179,14 +182,14 @@ def restore_test(
 ) -> dict[str, int]:
     """Restore into a scratch database through a temporary alias, count rows, drop it."""
     temp_alias = f"railops_verify_{secrets.token_hex(4)}"
-    with pg_dump.scratch_database(alias) as scratch:
+    with scratch_dbs.scratch_database(alias) as scratch:
         connections.settings[temp_alias] = {**connections[alias].settings_dict, "NAME": scratch}
         try:
             restore(temp_alias, chunks, manifest)
-            conn = pg_dump._raw_connection(temp_alias)
+            conn = raw_connection(temp_alias)
             try:
                 with conn.cursor() as cursor:
-                    counts = pg_dump._row_counts(cursor, 0, exact_all=True)
+                    counts = pg_dump.row_counts(cursor, 0, exact_all=True)
             finally:
                 conn.close()
             return {table: meta["rows"] for table, meta in counts.items()}
@@ -198,14 +201,14 @@ def restore_test(
 
 
 def sweep_scratch(alias: str, *, dry_run: bool = False) -> list[str]:
-    """The scratch databases of killed restore tests, dropped (see ``pg_dump.sweep_scratch``)."""
-    return pg_dump.sweep_scratch(alias, dry_run=dry_run)
+    """The scratch databases of killed restore tests, dropped (see ``scratch.py``)."""
+    return scratch_dbs.sweep_scratch(alias, dry_run=dry_run)
 
 
 def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
     """ANALYZE the tables the restore loaded (``engine_info.tables``)."""
     tables = list(_info(manifest).get("tables") or {})
-    conn = pg_dump._raw_connection(alias)
+    conn = raw_connection(alias)
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT current_schema()")

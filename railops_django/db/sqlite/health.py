@@ -12,8 +12,8 @@ from typing import Any
 
 from django.db import DatabaseError, connections
 
-from ..report import Finding, Severity
-from .health import Measurement, Sample
+from ...report import Finding, Severity
+from ..measurement import Measurement, Sample
 
 QUICK_CHECK_ROWS = 20
 

@@ -1,4 +1,4 @@
-"""A native-engine dump worker: ``python -m railops_django.db.pg_native_worker``.
+"""A native-engine dump worker: ``python -m railops_django.db.postgres.native_worker``.
 
 The parent (``pg_native._run_workers``) starts it with ``child_env``'s environment (no
 ``DATABASE_URL``, no ``SECRET_KEY``) and writes one JSON job to its stdin: the parent's pid,
@@ -45,7 +45,7 @@ def die_with_parent(parent: int) -> None:
 
 
 def run(job: dict[str, Any]) -> dict[str, int]:
-    from . import pg_native
+    from . import native as pg_native
 
     path = job["path"]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
