@@ -17,8 +17,13 @@ class RailopsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from . import conf
         from .diagnose.checks import TAG, railway_system_check
+        from .health import gate
 
         checks.register(conf.check_settings, "railops")
+        # the health gate caches the migration state: a migrate in this process resets it
+        post_migrate.connect(gate.forget_after_migrate, dispatch_uid="railops_health_gate")
         checks.register(railway_system_check, TAG, deploy=True)

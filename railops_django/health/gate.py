@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
@@ -47,6 +48,11 @@ def clear_cache() -> None:
     """Forget the slow checks' results (tests, and after a migration in this process)."""
     with _lock:
         _cache.clear()
+
+
+def forget_after_migrate(**kwargs: Any) -> None:
+    """``post_migrate`` receiver: a migrate run in this process changes what the gate knows."""
+    clear_cache()
 
 
 def _pending_migrations(alias: str) -> list[Finding]:

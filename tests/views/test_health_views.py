@@ -222,3 +222,16 @@ def test_health__conn_health_checks_on__one_select_1_per_request(client: Client)
         connection.settings_dict["CONN_HEALTH_CHECKS"] = saved
         connection.health_check_enabled = saved
     assert sent == ["SELECT 1"], sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health__migrate_in_this_process__cached_checks_forgotten(client: Client) -> None:
+    from django.core.management import call_command
+
+    assert _get(client, "/railops/health/")[0] == 200  # cached: every migration applied
+    call_command("migrate", "orders", "0001", verbosity=0)
+    try:
+        status, body = _get(client, "/railops/health/")  # no clear_cache(): post_migrate did it
+    finally:
+        call_command("migrate", "orders", verbosity=0)
+    assert status == 503 and "health.gate.migrations" in body["failing"]
