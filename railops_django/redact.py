@@ -57,8 +57,10 @@ MIN_SECRET_LEN = 4
 
 # ``scheme://user:password@host``: as urlsplit reads it, the userinfo ends at the last ``@``
 # before the host, and the host part ends at ``/``, ``?`` or ``#``.
+# A URL password holds no character RFC 3986 keeps out of userinfo (brackets, braces, quotes,
+# backslash, whitespace): one that does is not a URL password, and its text is left whole.
 _URL_USERINFO = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/?#@'\"<>\\\[\]]*:)(?P<pw>[^\s/?#'\"<>\\]*)@"
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/?#@'\"<>\\\[\]]*:)(?P<pw>[^\s/?#'\"<>\\\[\]{}]*)@"
 )
 _QUERY_SECRET = re.compile(
     r"(?P<head>[?&;](?:[\w.\-]*(?:secret|password|passwd|pwd|token|key|credential|private|dsn"

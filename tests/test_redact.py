@@ -198,11 +198,15 @@ _FREE_TEXT = st.lists(
 
 
 @example(text="?token={")  # found by hypothesis: a brace ended up inside the value
+@example(text="token://:[@")  # found by hypothesis: a bracket taken for a URL password
 @settings(max_examples=300, deadline=None)
 @given(text=_FREE_TEXT)
 def test_property__free_text_masking_keeps_every_quote_bracket_and_backslash(text):
     masked = redact.mask_text(text, secrets=[])
-    assert [c for c in masked if c in _STRUCTURE] == [c for c in text if c in _STRUCTURE]
+    # RFC 3986 allows ( and ) in a URL's userinfo, so a URL password holding them is masked whole;
+    # every other structural character always survives
+    structure = _STRUCTURE if "://" not in text else _STRUCTURE.replace("(", "").replace(")", "")
+    assert [c for c in masked if c in structure] == [c for c in text if c in structure]
 
 
 _DATA_TEXT = st.lists(
