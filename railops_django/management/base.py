@@ -243,3 +243,26 @@ def setting_number(name: str) -> Callable[[str], Any]:
     key = conf.KEYS[name]
     assert key.bounds is not None, name
     return number(*key.bounds, integer=float not in key.types)
+
+
+def add_migration_arguments(parser: CommandParser) -> None:
+    """safe_migrate's risk and timeout flags; railway_deploy passes the same ones on."""
+    parser.add_argument(
+        "--allow-unsafe",
+        type=comma_list,
+        default=[],
+        metavar="RULE[,RULE]",
+        help="Accept these lint rules for this run.",
+    )
+    parser.add_argument(
+        "--lock-timeout", type=setting_number("LOCK_TIMEOUT_MS"), metavar="MS", help="Default 2000."
+    )
+    parser.add_argument(
+        "--statement-timeout",
+        type=setting_number("STATEMENT_TIMEOUT_MS"),
+        metavar="MS",
+        help="Default 0 (off).",
+    )
+    parser.add_argument(
+        "--retries", type=setting_number("MIGRATION_RETRIES"), metavar="N", help="Default 5."
+    )

@@ -6,7 +6,7 @@ from django.core.management.base import CommandParser
 
 from ... import deploy
 from ...report import Report
-from ..base import RailopsCommand, comma_list, setting_number
+from ..base import RailopsCommand, add_migration_arguments
 
 
 class Command(RailopsCommand):
@@ -26,30 +26,7 @@ class Command(RailopsCommand):
             action="store_true",
             help="Fail when the backup would only go to this container's disk.",
         )
-        # Passed on to safe_migrate: the same flags, parsed the same way.
-        parser.add_argument(
-            "--allow-unsafe",
-            type=comma_list,
-            default=[],
-            metavar="RULE[,RULE]",
-            help="Accept these lint rules for this deploy (passed on to safe_migrate).",
-        )
-        # passed on to safe_migrate, with its ranges
-        parser.add_argument(
-            "--lock-timeout",
-            type=setting_number("LOCK_TIMEOUT_MS"),
-            metavar="MS",
-            help="Default 2000.",
-        )
-        parser.add_argument(
-            "--statement-timeout",
-            type=setting_number("STATEMENT_TIMEOUT_MS"),
-            metavar="MS",
-            help="Default 0 (off).",
-        )
-        parser.add_argument(
-            "--retries", type=setting_number("MIGRATION_RETRIES"), metavar="N", help="Default 5."
-        )
+        add_migration_arguments(parser)  # passed on to safe_migrate, parsed the same way
         parser.add_argument(
             "--dry-run", action="store_true", help="Say what each step would do; change nothing."
         )

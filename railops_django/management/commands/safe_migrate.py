@@ -8,7 +8,7 @@ from django.core.management.base import CommandParser
 
 from ...migrate import run
 from ...report import Report
-from ..base import RailopsCommand, comma_list, setting_number
+from ..base import RailopsCommand, add_migration_arguments
 
 
 class Command(RailopsCommand):
@@ -36,28 +36,7 @@ class Command(RailopsCommand):
         parser.add_argument(
             "--schema-only-backup", action="store_true", help="Back up the schema only."
         )
-        parser.add_argument(
-            "--allow-unsafe",
-            type=comma_list,
-            default=[],
-            metavar="RULE[,RULE]",
-            help="Accept these lint rules for this run.",
-        )
-        parser.add_argument(
-            "--lock-timeout",
-            type=setting_number("LOCK_TIMEOUT_MS"),
-            metavar="MS",
-            help="Default 2000.",
-        )
-        parser.add_argument(
-            "--statement-timeout",
-            type=setting_number("STATEMENT_TIMEOUT_MS"),
-            metavar="MS",
-            help="Default 0 (off).",
-        )
-        parser.add_argument(
-            "--retries", type=setting_number("MIGRATION_RETRIES"), metavar="N", help="Default 5."
-        )
+        add_migration_arguments(parser)
         parser.add_argument(
             "--noinput",
             "--no-input",
