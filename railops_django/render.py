@@ -310,7 +310,7 @@ class Progress:
     logs) a plain line is printed every ``PLAIN_EVERY`` seconds, and one when it is done. Never
     with a machine format: the command passes ``enabled=False`` then.
 
-    ``active()`` makes it the progress of the code below (``progress_bytes``), so a stream deep
+    ``active()`` makes it the progress of the code below (``current_progress()``), so a stream deep
     in the backup modules reports without a callback threaded through every layer.
     """
 
@@ -380,15 +380,7 @@ class Progress:
 _active: ContextVar[Progress | None] = ContextVar("railops_progress", default=None)
 
 
-def progress_bytes(done: int, label: str, total: int | None = None) -> None:
-    """Report ``done`` bytes of a long stream to the active Progress, if a command set one."""
-    current = _active.get()
-    if current is not None:
-        current.bytes(done, label, total)
-
-
-def progress_done() -> None:
-    """End the active Progress's current line (one stream finished; another may follow)."""
-    current = _active.get()
-    if current is not None:
-        current.done()
+def current_progress() -> Progress | None:
+    """The Progress a command set for this context. Take it before handing a stream to another
+    thread: a context variable does not follow the work into a new thread."""
+    return _active.get()

@@ -87,21 +87,27 @@ def good_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck]]:
     return chosen, checks
 
 
-def _counted(chunks: Iterator[bytes], label: str, total: int | None) -> Iterator[bytes]:
-    """The archive's bytes as they are read, reported to the command's progress line."""
+def _counted(
+    chunks: Iterator[bytes], label: str, total: int | None, progress: render.Progress | None
+) -> Iterator[bytes]:
+    """The archive's bytes as they are read, reported to the command's progress line (taken by
+    the caller: an engine may read the stream in a thread of its own)."""
     done = 0
     for chunk in chunks:
         done += len(chunk)
-        render.progress_bytes(done, label, total)
+        if progress is not None:
+            progress.bytes(done, label, total)
         yield chunk
-    render.progress_done()
+    if progress is not None:
+        progress.done()
 
 
 def stream(place: Place, backup: Backup, label: str = "read") -> Iterator[bytes]:
     """The dump from ``place`` as the engine wrote it: decompressed, and out of its layout.
     Reading it reports progress (``label``, bytes of the archive) to the command's line."""
     total = backup.manifest["dump"].get("bytes")
-    chunks = _counted(storage.read_chunks(place, backup.file), label, total)
+    progress = render.current_progress()
+    chunks = _counted(storage.read_chunks(place, backup.file), label, total, progress)
     raw = decompressed(chunks)
     layout = backup.manifest["dump"].get("layout", "plain")
     if layout == columns.NAME:

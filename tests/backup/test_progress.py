@@ -72,7 +72,9 @@ def test_disabled__nothing_written():
     out = io.StringIO()
     progress = render.Progress(out, enabled=False)
     with progress.active():
-        render.progress_bytes(5 * MIB, "restored", 10 * MIB)
+        current = render.current_progress()
+        assert current is progress
+        current.bytes(5 * MIB, "restored", 10 * MIB)
     assert out.getvalue() == ""
 
 
