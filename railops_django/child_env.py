@@ -5,7 +5,9 @@ Every subprocess railops starts (pg_dump, pg_restore, the native engine's worker
 never ``os.environ`` whole, which holds ``DATABASE_URL``, ``SECRET_KEY`` and webhook URLs.
 A child keeps only what a program needs to run (``PATH``, ``HOME``, ``TZ``, the locale:
 ``LANG``/``LANGUAGE``/``LC_*``, ``TMPDIR``), plus libpq's ``PG*`` variables when it talks to
-PostgreSQL, plus what the caller adds by name.
+PostgreSQL, plus what the caller adds by name. The WSGI import needs the project's variables
+(its settings read them): it gets them over stdin and sets them itself, so they never sit in
+its initial environment, which any process of the same user reads in ``/proc/PID/environ``.
 
 This module imports nothing from the rest of railops, so ``db/`` and ``diagnose/`` both use it
 without an import circle.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import subprocess
@@ -18,8 +20,12 @@ from .runner import Context
 from .settings import HEALTHCHECK_HOST, healthcheck_path
 
 WSGI_TIMEOUT = 30.0
+# The child reads the project's variables from stdin before it imports anything of the
+# project's: os.environ.update() sets them for the settings without putting them in the
+# initial environment the kernel keeps (/proc/PID/environ, `ps e`).
 _IMPORT = (
-    "import importlib, sys\n"
+    "import importlib, json, os, sys\n"
+    "os.environ.update(json.loads(sys.stdin.read()))\n"
     "module, _, attr = sys.argv[1].rpartition('.')\n"
     "getattr(importlib.import_module(module), attr)\n"
 )
@@ -42,23 +48,32 @@ class WsgiImport:
         if not self.target or not module:
             return
         # The import runs the project's own settings, which read the project's variables
-        # (SECRET_KEY, DATABASE_URL...): it keeps them, as gunicorn would. Only railops's own
-        # RAILOPS_* variables (webhook URL, metrics token) stay out: settings do not need them.
+        # (SECRET_KEY, DATABASE_URL...). The child starts with child_env() only, so none of them
+        # is in its initial environment (readable in /proc/PID/environ by any process of the
+        # user); they go over stdin instead, all but railops's own RAILOPS_* (webhook URL,
+        # metrics token), which settings do not need. What the initial environment sets
+        # (DJANGO_SETTINGS_MODULE above all) is not handed over again, so it is not overridden.
         env = child_env(
             {
                 "DJANGO_SETTINGS_MODULE": module,
                 "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-            },
-            keep=[name for name in os.environ if not name.startswith("RAILOPS_")],
+            }
         )
+        handed = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("RAILOPS_") and name not in env
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _IMPORT, self.target],
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
             cwd=str(getattr(settings, "BASE_DIR", None) or os.getcwd()),
         )
+        _hand_over(self.proc, json.dumps(handed))
 
     def findings(self) -> list[Finding]:
         if self.proc is None:
@@ -84,6 +99,24 @@ class WsgiImport:
         if self.proc.returncode == 0:
             return []
         return [_import_failure(str(self.target), stderr, self.proc.returncode)]
+
+
+def _hand_over(proc: subprocess.Popen[str], payload: str) -> None:
+    """Write ``payload`` to the child's stdin and close it, at once.
+
+    The payload is a few kilobytes, within a pipe's buffer, so the write returns at once; a
+    larger one waits only for the child's first statement, which reads it all before anything
+    else runs. A child that died at once (a broken interpreter) closed the pipe: its exit
+    status and stderr are what ``findings()`` reports.
+    """
+    stdin = proc.stdin
+    assert stdin is not None
+    # communicate() (Python 3.11) flushes a stdin it still holds, and a closed one raises
+    # ValueError: the pipe is ours to close, so the Popen no longer holds it.
+    proc.stdin = None
+    # close() flushes, so EPIPE may come from there; the pipe is closed even then.
+    with contextlib.suppress(BrokenPipeError), stdin:
+        stdin.write(payload)
 
 
 def _import_failure(target: str, stderr: str, returncode: int) -> Finding:

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
 import socket
@@ -72,21 +74,38 @@ def test_pg_dump_and_pg_restore__started_with_pg_vars_only__no_secret_key_or_dat
     assert "PGHOST" in dump_env.read_text()
 
 
-def test_wsgi_import__railops_variables_stay_out__project_variables_kept(monkeypatch):
+def test_wsgi_import__project_variables_over_stdin_not_env__railops_variables_nowhere(
+    monkeypatch,
+):
     captured = {}
+    handed = []
+
+    class Stdin(io.StringIO):
+        def close(self):
+            handed.append(json.loads(self.getvalue()))
+            super().close()
 
     class Recorder:
         def __init__(self, argv, **kwargs):
             captured.update(kwargs["env"])
+            self.stdin = Stdin()
 
     monkeypatch.setenv("RAILOPS_ALERT_WEBHOOK_URL", "https://hooks.example/" + SECRET)
     monkeypatch.setenv("RAILOPS_METRICS_TOKEN", SECRET)
     monkeypatch.setenv("SECRET_KEY", "the project's own")
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "not.the.settings.in.use")
     monkeypatch.setattr(application.subprocess, "Popen", Recorder)
     application.WsgiImport()
-    assert "DJANGO_SETTINGS_MODULE" in captured and "PYTHONPATH" in captured
-    assert not any(name.startswith("RAILOPS_") for name in captured)
-    assert captured["SECRET_KEY"] == "the project's own"  # the settings it imports read it
+    started_with = sorted(captured)  # names only: a failure prints no values
+    assert "DJANGO_SETTINGS_MODULE" in started_with and "PYTHONPATH" in started_with
+    assert not [name for name in started_with if name.startswith("RAILOPS_")]
+    assert "SECRET_KEY" not in started_with  # readable in /proc/PID/environ
+    (variables,) = handed  # written once, then stdin closed
+    assert variables["SECRET_KEY"] == "the project's own"  # the settings it imports read it
+    assert not [name for name in variables if name.startswith("RAILOPS_")]
+    # what the child starts with is not overridden by the hand-over
+    assert captured["DJANGO_SETTINGS_MODULE"] != "not.the.settings.in.use"
+    assert sorted(set(variables) & set(captured)) == []
 
 
 # -- private directories -----------------------------------------------------------------------

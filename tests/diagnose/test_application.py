@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -19,6 +20,22 @@ def test_wsgi_import__missing_dependency__critical_with_masked_traceback(setting
     assert f.id == "diagnose.app.wsgi_import" and f.severity is Severity.CRITICAL and f.rank == 3
     assert "railops_no_such_dependency" in f.title and "requirements.txt" in f.fix
     assert "broken_wsgi.py" in f.detail
+
+
+def test_wsgi_import__child_dies_before_reading_stdin__its_error_reported_no_broken_pipe(
+    monkeypatch,
+):
+    class DiesFirst(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.wait()  # the hand-over then writes to a pipe nobody reads: EPIPE
+
+    monkeypatch.setattr(application, "_IMPORT", "raise SystemExit('died at start')")
+    monkeypatch.setattr(application.subprocess, "Popen", DiesFirst)
+    handle = application.WsgiImport()
+    assert handle.proc is not None and handle.proc.stdin is None
+    (f,) = handle.findings()
+    assert f.id == "diagnose.app.wsgi_import" and "died at start" in f.title
 
 
 def _config(tmp_path, command: str, name: str = "railway.json"):

@@ -496,3 +496,72 @@ def test_secret_key_empty__edge_500_does_not_send_the_user_into_django(
     root = next(f for f in report["findings"] if f["id"] == "diagnose.edge.root")
     assert root["severity"] == "critical" and "site-packages" not in root["fix"]
     assert report["findings"][0]["title"] == "SECRET_KEY is empty"
+
+
+# The settings read the project's secrets from the environment, as Railway projects do; the
+# WSGI module records the initial environment the kernel keeps for the process that imports it
+# (/proc/self/environ: what `ps e` and any process of the same user read). Only the diagnosis's
+# fresh interpreter (`python -c ...`) records it, not manage.py itself, which holds the secrets.
+SECRET_SETTINGS = """\
+SECRET_KEY = os.environ["SECRET_KEY"]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ["DATABASE_URL"].removeprefix("sqlite:///"),
+    }
+}
+"""
+
+ENVIRON_RECORDING_WSGI = """\
+import os
+import sys
+from pathlib import Path
+
+from django.core.wsgi import get_wsgi_application
+
+HERE = Path(__file__).resolve().parent.parent
+CHILD = sys.argv[0] == "-c"
+if CHILD:
+    (HERE / "child-environ").write_bytes(Path("/proc/self/environ").read_bytes())
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
+application = get_wsgi_application()
+if CHILD:
+    (HERE / "child-imported").write_text("settings imported")
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_wsgi_import__secrets_in_settings__import_succeeds_and_child_environ_holds_none(
+    tmp_path: Path,
+) -> None:
+    build(tmp_path, {"proj/wsgi.py": ENVIRON_RECORDING_WSGI})
+    with (tmp_path / "proj/settings.py").open("a", encoding="utf-8") as f:
+        f.write("\n" + SECRET_SETTINGS)
+    secret_key = "wsgi-env-Secret-4q9Zk2Lm7Xv3Nb8Rt1Yw6Pc0Hd5Jf-not-for-any-environ"
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    webhook = "http://127.0.0.1:9/hooks/wsgi-env-webhook-token-8d2f"
+    proc = run(
+        tmp_path,
+        *MANAGE_ARGS,
+        env={
+            "SECRET_KEY": secret_key,
+            "DATABASE_URL": database_url,
+            "RAILOPS_ALERT_WEBHOOK_URL": webhook,
+        },
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout)
+    # The settings saw SECRET_KEY and DATABASE_URL in the child: the import succeeded, and
+    # the probe neither reported a failure nor crashed.
+    failures = [(f["id"], f["title"]) for f in report["findings"] if "wsgi_import" in f["id"]]
+    assert failures == [], failures
+    assert (tmp_path / "child-imported").exists()
+    recorded = (tmp_path / "child-environ").read_bytes()
+    names = {entry.split(b"=", 1)[0].decode() for entry in recorded.split(b"\0") if entry}
+    # Said by name only: a failure must not print the environment it found.
+    values = {"SECRET_KEY": secret_key, "DATABASE_URL": database_url, "webhook": webhook}
+    leaked = [label for label, value in values.items() if value.encode() in recorded]
+    assert leaked == [], f"in the child's /proc environ: {leaked}"
+    assert not names & {"SECRET_KEY", "DATABASE_URL"}, sorted(names)
+    assert not [name for name in names if name.startswith("RAILOPS_")], sorted(names)
+    assert {"PATH", "DJANGO_SETTINGS_MODULE"} <= names, sorted(names)
