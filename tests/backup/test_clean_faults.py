@@ -332,3 +332,45 @@ def test_verify_restore_test__after_a_killed_one__drops_its_scratch_database(
         time.sleep(0.5)
     assert not exists()
     assert "leftover(s) of killed runs" in out and left in out
+
+
+def _analyzed_in(schema: str, expected: int) -> int:
+    """Tables of ``schema`` with a last_analyze, once ``expected`` show or after 5 s
+    (PostgreSQL reports its statistics asynchronously)."""
+    deadline = time.monotonic() + 5
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = %s"
+                " AND last_analyze IS NOT NULL",
+                [schema],
+            )
+            count = cursor.fetchone()[0]
+        if count >= expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_analyze__every_schema_on_two_sessions__and_a_failure_is_raised():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's ANALYZE")
+    from railops_django.db.postgres import backup as pg_dump
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA IF EXISTS audit_an CASCADE; CREATE SCHEMA audit_an")
+        for name in ("a", "b", "c"):
+            cursor.execute(
+                f"CREATE TABLE audit_an.{name} AS SELECT g FROM generate_series(1, 500) g"
+            )
+    try:
+        done = pg_dump.analyze("default")
+        assert done["tables"] >= 3
+        assert _analyzed_in("audit_an", 3) == 3
+        with pytest.raises(Exception, match="missing"):
+            pg_dump.analyze(
+                "default", [("audit_an", "a"), ("audit_an", "missing"), ("audit_an", "b")]
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP SCHEMA audit_an CASCADE")

@@ -213,10 +213,10 @@ def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict
         with conn.cursor() as cursor:
             cursor.execute("SELECT current_schema()")
             schema = cursor.fetchone()[0]
-            pairs = [tuple(t.split(".", 1)) if "." in t else (schema, t) for t in tables]
-            return pg_dump.analyze(cursor, [(p[0], p[-1]) for p in pairs])
     finally:
         conn.close()
+    pairs = [tuple(t.split(".", 1)) if "." in t else (schema, t) for t in tables]
+    return pg_dump.analyze(alias, [(p[0], p[-1]) for p in pairs])
 
 
 def replica_lock(alias: str, lock_dir: Path) -> contextlib.AbstractContextManager[bool]:
