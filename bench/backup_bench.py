@@ -1,19 +1,22 @@
 """Benchmark: `backup create` / `backup restore` against `pg_dump -Fc` / `pg_restore`, same run.
 
-Generates a PostgreSQL database ``railops_backup_bench`` of at least 500 MB of mixed data
-(text, numbers, timestamps, JSON), then measures, side by side:
+Generates a PostgreSQL database ``railops_backup_bench`` of about 600 MB of a shop's data
+(``backup_bench_data.sql``: users with nested JSONB profiles, a 50,000-SKU catalogue, orders
+snapshotting it by power-law popularity, web events; see bench/README.md#backup), then
+measures, side by side:
 
 - wall time of ``manage.py backup create`` vs ``pg_dump -Fc -f FILE``;
 - archive size vs the ``-Fc`` file;
 - peak RSS of the Python process doing the backup (ru_maxrss of that process only);
-- wall time of railops' restore (checksum pass + streamed ``pg_restore --single-transaction``)
-  vs ``pg_restore --single-transaction --clean --if-exists`` of the ``-Fc`` file;
+- wall time of railops' restore (checksum pass, streamed ``pg_restore --single-transaction``,
+  ANALYZE) vs ``pg_restore --single-transaction --clean --if-exists`` of the ``-Fc`` file,
+  and vs that plus the ``ANALYZE`` a user would run after it;
 - for reference, ``backup create`` with ``BACKUP_LAYOUT=plain`` (zstd over pg_dump's own
   stream, without the column layout).
 
 The database is dropped afterwards. Run from the repository root:
 
-    python bench/backup_bench.py [--rows 2600000] [--rounds 3] [--keep]
+    python bench/backup_bench.py [--scale 1.0] [--rounds 3] [--keep]
 """
 
 from __future__ import annotations

@@ -1,3 +1,7 @@
+-- The backup benchmark's data: a shop's database, generated inside PostgreSQL, seeded (the same
+-- rows every run). {users}, {orders} and {events} are filled in by backup_bench.py (--scale).
+-- Vocabularies are drawn with skew (power() of a uniform draw), products by log-uniform rank
+-- (a power law: a few best sellers, a long tail); the helpers are dropped at the end.
 SELECT setseed(0.42);
 CREATE TABLE vocab (kind text, i int, v text, PRIMARY KEY (kind, i));
 INSERT INTO vocab SELECT k, n, v FROM (VALUES
@@ -94,7 +98,9 @@ FROM (
 CREATE TEMP TABLE picks AS
 SELECT o, line, least(50000, ceil(exp(random() * ln(50000))))::int AS product,
   1 + floor(power(random(), 3) * 4)::int AS qty
-FROM generate_series(1, {orders}) o, LATERAL generate_series(1, 1 + floor(power(random(), 2) * 5)::int + (o % 1) ) line;
+-- (o * 0 keeps the count drawn again for each order: without a reference to o, the planner
+-- would draw it once)
+FROM generate_series(1, {orders}) o, LATERAL generate_series(1, 1 + floor(power(random(), 2) * 5)::int + o * 0) line;
 CREATE TABLE orders_order (
   id bigint PRIMARY KEY, number varchar(32) NOT NULL UNIQUE, user_id bigint NOT NULL,
   status varchar(20) NOT NULL, currency char(3) NOT NULL, total numeric(12, 2) NOT NULL,
