@@ -374,3 +374,33 @@ def test_analyze__every_schema_on_two_sessions__and_a_failure_is_raised():
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP SCHEMA audit_an CASCADE")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_analyze__no_second_session__the_first_analyzes_every_table(monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's ANALYZE")
+    from railops_django.db.postgres import backup as pg_dump
+
+    real_connect, calls = pg_dump.raw_connection, []
+
+    def second_refused(alias, dbname=None):
+        calls.append(alias)
+        if len(calls) > 1:
+            raise OSError("FATAL: sorry, too many clients already")
+        return real_connect(alias, dbname)
+
+    monkeypatch.setattr(pg_dump, "raw_connection", second_refused)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA IF EXISTS audit_one CASCADE; CREATE SCHEMA audit_one")
+        for name in ("a", "b", "c"):
+            cursor.execute(
+                f"CREATE TABLE audit_one.{name} AS SELECT g FROM generate_series(1, 50) g"
+            )
+    try:
+        done = pg_dump.analyze("default", [("audit_one", n) for n in ("a", "b", "c")])
+        assert len(calls) == 2 and done["tables"] == 3
+        assert _analyzed_in("audit_one", 3) == 3
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP SCHEMA audit_one CASCADE")

@@ -435,8 +435,13 @@ def analyze(
 
         def worker(conn: Any | None) -> None:
             own = conn is None
+            if conn is None:
+                try:
+                    conn = raw_connection(alias)
+                except Exception as exc:  # no second session (max_connections...): one does
+                    logger.debug("ANALYZE on one session only: %s", redact.mask_exception(exc))
+                    return
             try:
-                conn = conn if conn is not None else raw_connection(alias)
                 with conn.cursor() as cursor:
                     while not errors:
                         try:
@@ -447,7 +452,7 @@ def analyze(
             except BaseException as exc:  # raised in the caller's thread below
                 errors.append(exc)
             finally:
-                if own and conn is not None:
+                if own:
                     conn.close()
 
         helpers = [
