@@ -50,13 +50,21 @@ def psql(url: str, sql: str) -> str:
     ).stdout.strip()
 
 
+COUNTS = {"users": 100_000, "orders": 200_000, "events": 900_000}  # at --scale 1.0
+
+
+def data_sql(scale: float) -> str:
+    """The generator's SQL with its row counts for ``scale``."""
+    sql = DATA_SQL.read_text()
+    for key, count in COUNTS.items():
+        sql = sql.replace("{" + key + "}", str(max(10, int(count * scale))))
+    return sql
+
+
 def generate(scale: float) -> int:
     psql(f"{BASE}/postgres", f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
     psql(f"{BASE}/postgres", f'CREATE DATABASE "{DB}"')
-    counts = {"users": 100_000, "orders": 200_000, "events": 900_000}
-    sql = DATA_SQL.read_text()
-    for key, count in counts.items():
-        sql = sql.replace("{" + key + "}", str(max(10, int(count * scale))))
+    sql = data_sql(scale)
     subprocess.run(["psql", URL, "-qX", "-v", "ON_ERROR_STOP=1"], input=sql, text=True, check=True)
     return int(psql(URL, "SELECT pg_database_size(current_database())"))
 
