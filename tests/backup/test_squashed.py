@@ -10,8 +10,10 @@ import json
 
 import pytest
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 
+from railops_django.db.postgres import native as pg_native
 from railops_django.rollback.guide import manual_steps
 from tests.utils import run_command
 
@@ -63,3 +65,46 @@ def test_restore__only_part_of_a_squash_applied__still_refuses_naming_the_rest(s
     finding = json.loads(out)["findings"][0]
     assert finding["id"] == "backup.restore.migrations_differ"
     assert f"{APP}.0002_second" in finding["detail"]
+
+
+SHELF_SQUASH = (APP, "0001_squashed_0002_shelf_label")
+SHELF = "railops_testapp_shelf"
+
+
+@pytest.fixture
+def shelf_app(settings, backup_dir, transactional_db):
+    """railops_testapp with a squash beside what it replaces and a later migration on a replaced
+    one, migrated as 'migrate' does (the squash applied, all four recorded); native engine."""
+    settings.MIGRATION_MODULES = {APP: "tests.backup.squashed_shelf_migrations"}
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_ENGINE": "native"}
+    MigrationExecutor(connection).migrate([(APP, "0003_shelf_colour")])
+    yield
+    MigrationExecutor(connection).migrate([(APP, None)])
+    MigrationRecorder(connection).migration_qs.filter(app=APP).delete()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("squash_last", [False, True], ids=["squash_first", "squash_last"])
+def test_native_coverage__squash_beside_what_it_replaces__every_later_column_covered(
+    shelf_app, squash_last
+):
+    applied = sorted(MigrationRecorder(connection).applied_migrations())
+    assert SHELF_SQUASH in applied and (APP, "0002_shelf_label") in applied
+    applied.remove(SHELF_SQUASH)
+    applied = [*applied, SHELF_SQUASH] if squash_last else [SHELF_SQUASH, *applied]
+
+    cover = pg_native.coverage("default", applied)
+
+    assert cover.columns[SHELF] == ["id", "name", "label", "colour"]
+
+
+@pytest.mark.postgres
+def test_native_create__squash_beside_what_it_replaces__complete_backup(shelf_app, backup_dir):
+    out, err, code = run_command("backup", "create", "--format", "json")
+
+    assert code == 0, out + err
+    name = json.loads(out)["backup"]["name"]
+    manifest = json.loads((backup_dir / f"{name}.json").read_text())
+    assert manifest["engine"] == "native"
+    assert manifest["engine_info"]["not_covered"] == []
+    assert manifest["engine_info"]["tables"][SHELF]["columns"] == ["id", "name", "label", "colour"]

@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -136,19 +136,43 @@ def quote(name: str) -> str:
 # -- what the migrations create ----------------------------------------------------------------
 
 
-def _loader(alias: str) -> MigrationLoader:
-    # No database: the graph of every migration on disk, replaced ones included.
-    return MigrationLoader(None, ignore_no_migrations=True, replace_migrations=False)
+class _LoaderAt(MigrationLoader):
+    """The graph ``migrate`` builds for a database where ``recorded`` is applied, without one.
+
+    As Django decides it: a squashed migration stands for the ones it replaces when all or none
+    of them are recorded (and is applied with them), they stand for it when only some are. A
+    graph of every migration on disk would hold a squash and the ones it replaces both, and a
+    state built from it would apply them in any order: wagtailcore's squash after 0017...0094
+    brings ``wagtailcore_page`` back to its 0016 columns.
+    """
+
+    def __init__(self, recorded: Collection[tuple[str, str]]) -> None:
+        self._recorded: dict[tuple[str, str], Any] = dict.fromkeys(recorded)
+        super().__init__(None, ignore_no_migrations=True)
+
+    # build_graph() sets {} without a connection, then adds and pops squashes in it: keep ours.
+    @property
+    def applied_migrations(self) -> dict[tuple[str, str], Any]:
+        return self._recorded
+
+    @applied_migrations.setter
+    def applied_migrations(self, value: Any) -> None:
+        return None
 
 
-def covered_tables(alias: str, applied: set[tuple[str, str]]) -> list[str]:
+def _loader(applied: Collection[tuple[str, str]]) -> tuple[MigrationLoader, list[tuple[str, str]]]:
+    """The loader for the ``applied`` state, and the nodes of its graph that are applied."""
+    loader = _LoaderAt(applied)
+    return loader, sorted(key for key in loader.applied_migrations if key in loader.graph.nodes)
+
+
+def covered_tables(alias: str, applied: Collection[tuple[str, str]]) -> list[str]:
     """The tables the ``applied`` migrations create, in the code's migration graph.
 
     Apps without migrations are not included: ``migrate`` creates their tables only with
     ``--run-syncdb``, so the engine could not rebuild them; they show up as not covered.
     """
-    loader = _loader(alias)
-    nodes = [key for key in applied if key in loader.graph.nodes]
+    loader, nodes = _loader(applied)
     if not nodes:
         return []
     state = loader.graph.make_state(nodes=nodes, at_end=True)
@@ -255,7 +279,7 @@ class Coverage:
         return re.search(rf"(?<![\w$]){re.escape(name.lower())}(?![\w$])", self.run_sql) is not None
 
 
-def _run_sql_text(loader: MigrationLoader, applied: set[tuple[str, str]]) -> str:
+def _run_sql_text(loader: MigrationLoader, applied: Collection[tuple[str, str]]) -> str:
     """The SQL of every RunSQL in the ``applied`` migrations, lowercased, one string."""
     from django.db.migrations.operations import RunSQL, SeparateDatabaseAndState
 
@@ -272,16 +296,15 @@ def _run_sql_text(loader: MigrationLoader, applied: set[tuple[str, str]]) -> str
                     parts.append(str(item[0] if isinstance(item, list | tuple) else item))
 
     for key in sorted(applied):
-        migration = loader.graph.nodes.get(key)
+        migration = loader.disk_migrations.get(key)  # a replaced one too
         if migration is not None:
             collect(list(migration.operations))
     return "\n".join(parts).lower()
 
 
-def coverage(alias: str, applied: set[tuple[str, str]]) -> Coverage:
+def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
     """The tables and columns the ``applied`` migrations create, and their RunSQL."""
-    loader = _loader(alias)
-    nodes = [key for key in applied if key in loader.graph.nodes]
+    loader, nodes = _loader(applied)
     columns: dict[str, list[str]] = {}
     auto: set[tuple[str, str]] = set()
     if nodes:
