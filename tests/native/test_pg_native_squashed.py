@@ -9,13 +9,14 @@ the insert to fit, a stray "Root" page committed there).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from railops_django import backup
+from railops_django import backup, render
 
 pytestmark = pytest.mark.postgres
 
@@ -56,3 +57,25 @@ def test_restore_test__data_migration_without_using__writes_only_the_scratch_dat
     assert report.exit_code == 0, [(f.id, f.title, f.detail) for f in report.findings]
     assert [f.id for f in report.findings] == ["backup.verify.ok"]
     assert shelf_db.sql(f"SELECT name FROM {SHELF}") == [("seed",)]
+
+
+def test_restore_test__a_migration_fails_on_the_scratch_database__restore_test_failed_naming_it(
+    scratch, settings, tmp_path
+):
+    settings.MIGRATION_MODULES = {APP: "tests.native.assuming_migrations"}
+    settings.RAILOPS = {"BACKUP_DIR": str(tmp_path / "backups"), "BACKUP_ENGINE": "native"}
+    db = scratch()
+    call_command("migrate", APP, "0001", database=db.alias, verbosity=0, interactive=False)
+    db.sql(f"INSERT INTO {SHELF} (name) VALUES ('added by hand')")
+    call_command("migrate", APP, database=db.alias, verbosity=0, interactive=False)
+    db.close()
+    created = backup.create(db.alias, "manual")
+
+    report = backup.verify(created.name, db.alias, restore_test=True)
+
+    assert report.exit_code == 2
+    failed = report.findings[0]
+    assert failed.id == "backup.verify.restore_test"
+    assert f"{APP}.0002_rename_seed" in failed.detail and "DoesNotExist" in failed.detail
+    assert json.loads(render.render(report, "json"))["status"] == "critical"
+    assert db.sql(f"SELECT name FROM {SHELF}") == [("renamed",)]

@@ -796,6 +796,32 @@ def _migration_targets(
     )
 
 
+def _migrate(executor: MigrationExecutor, targets: list[tuple[str, str]]) -> None:
+    """Migrate to ``targets``; RestoreFailed naming the migration that raised.
+
+    The migrations are the project's and its apps' code: a data migration that assumes rows
+    added by hand, or writes into 'default' whatever the alias, fails on a fresh database.
+    """
+    running = ["before the first migration"]
+
+    def progress(action: str, migration: Any = None, fake: bool | None = None, /) -> None:
+        if action == "apply_start" and migration is not None:
+            running[0] = f"in {migration.app_label}.{migration.name}"
+
+    executor.progress_callback = progress
+    try:
+        executor.migrate(targets)
+    except Exception as exc:  # any error of the migrations' code
+        raise RestoreFailed(
+            f"migrating the database to the backup's migration state failed {running[0]} "
+            f"({redact.mask_exception(exc)}); the migrations before it "
+            "stay applied and no rows were loaded. A data migration that assumes rows added "
+            "by hand, or writes into 'default' whatever database it migrates, fails so: fix "
+            "it, or back up with pg_dump (RAILOPS BACKUP_ENGINE 'pg_dump'), whose restore runs "
+            "no migration"
+        ) from exc
+
+
 def _check_target(cur: Any, allowed: set[str], recorded: set[tuple[str, str]]) -> None:
     foreign = [t for t in _schema_tables(cur) if t not in allowed]
     if foreign:
@@ -944,7 +970,7 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
         conn.rollback()
 
         if targets:
-            executor.migrate(targets)
+            _migrate(executor, targets)
         applied = set(MigrationRecorder(connection).applied_migrations())
         extra = sorted(applied - recorded)
         if extra:
