@@ -477,7 +477,7 @@ def _env_value(key: Key) -> tuple[Any, Problem | None]:
     variable = f"RAILOPS_{key.name}"
     try:
         value = _from_env(key, os.environ[variable])
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, RecursionError):  # JSON nested past the limit
         problem: str | None = f"is not {key.expected()}, got {shown(os.environ[variable])}"
         value = None
     else:

@@ -143,3 +143,13 @@ def test_env__inf_and_overflowing_numbers_are_refused_by_get(settings, monkeypat
         monkeypatch.setenv("RAILOPS_CONNECT_TIMEOUT", raw)
         with pytest.raises(CannotRun, match=r"RAILOPS_CONNECT_TIMEOUT .*railops\.E004"):
             conf.get("CONNECT_TIMEOUT")
+
+
+def test_env__json_nested_past_the_recursion_limit__refused_naming_the_variable(
+    settings, monkeypatch
+):
+    settings.RAILOPS = {}
+    monkeypatch.setenv("RAILOPS_BACKUP_STORAGES", "[" * 100_000)
+    with pytest.raises(CannotRun, match=r"RAILOPS_BACKUP_STORAGES .*railops\.E004"):
+        conf.get("BACKUP_STORAGES")
+    assert [p.id for p in conf.problems()] == ["railops.E004"]

@@ -87,12 +87,27 @@ def migration_state(alias: str) -> dict[str, list[str]]:
 
 
 def code_migrations() -> dict[str, list[str]]:
-    """app -> migrations the code on disk defines."""
+    """app -> the migrations ``migrate`` records for the code on disk.
+
+    A squashed migration in the graph stands for the ones it replaces, and ``migrate`` records
+    both (wagtail, for one, ships ``0001_squashed_0016_...`` next to ``0001_initial``...), so
+    they count as the code's too.
+    """
     loader = MigrationLoader(None, ignore_no_migrations=True)
+    keys = set(loader.graph.nodes)
+    for key, migration in loader.replacements.items():
+        if key in keys:
+            keys.update(migration.replaces)
     state: dict[str, list[str]] = {}
-    for app, name in sorted(loader.graph.nodes):
+    for app, name in sorted(keys):
         state.setdefault(app, []).append(name)
     return state
+
+
+def squashed_migrations() -> dict[tuple[str, str], frozenset[tuple[str, str]]]:
+    """Each squashed migration on disk -> the migrations it replaces."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return {key: frozenset(m.replaces) for key, m in loader.replacements.items()}
 
 
 def _provenance() -> dict[str, str]:

@@ -234,7 +234,7 @@ def _read_manifest(place: Place, filename: str) -> dict[str, Any]:
     try:
         with storage.open_file(place, filename) as fh:
             data = json.loads(fh.read())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # nested past the recursion limit
         raise ManifestInvalid(f"it does not read as JSON: {exc}") from None
     return validate(data, filename)
 
@@ -392,7 +392,7 @@ def read_rollback_plan(backup: Backup) -> dict[str, Any] | None:
         try:
             with storage.open_file(place, rollback_plan_name(backup.name)) as fh:
                 data = json.loads(fh.read())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             logger.warning("unreadable rollback plan of %s in %s: %s", backup.name, label, exc)
             continue
         if isinstance(data, dict):

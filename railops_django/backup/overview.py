@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from .. import conf
 from ..db.identity import identity
@@ -12,6 +12,10 @@ from ..report import REPORT, Report, Severity
 from . import storage
 from .archive import TIERS, ephemeral_findings
 from .catalog import bad_manifest_findings, scan, select
+
+# A backup dated further ahead than this was taken by a machine whose clock was wrong (or its
+# manifest was edited): it cannot stand for a recent recovery point.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _age(then: datetime, now: datetime) -> str:
@@ -93,7 +97,31 @@ def report(alias: str | None, now: datetime | None = None) -> Report:
             rank=0,
         )
         return out
-    newest = backups[0]
+    future = [b for b in backups if b.created_at > now + CLOCK_SKEW]
+    if future:
+        out.add(
+            "backup.report.future",
+            Severity.WARNING,
+            f"{len(future)} backup(s) dated in the future, up to "
+            f"{_age(now, future[0].created_at)} ahead: not counted as recent",
+            f"{', '.join(b.name for b in future[:5])}: the clock of the machine that took them "
+            "was wrong, or their manifests were edited.",
+            "Check the clock (timedatectl, or the platform's), then take a backup now: python "
+            "manage.py backup create.",
+            rank=2,
+        )
+    dated = [b for b in backups if b.created_at <= now + CLOCK_SKEW]
+    if not dated:
+        out.add(
+            "backup.report.rpo",
+            Severity.CRITICAL,
+            "no good backup is dated up to now: the recovery point is unknown",
+            "Every good backup is dated in the future.",
+            "Run 'python manage.py backup create' once the clock is right.",
+            rank=1,
+        )
+        return out
+    newest = dated[0]
     age_s = (now - newest.created_at).total_seconds()
     severity = (
         Severity.CRITICAL
@@ -132,8 +160,7 @@ def report(alias: str | None, now: datetime | None = None) -> Report:
         storage.OFFSITE_FIX + ".",
         rank=5,
     )
-    unverified = [b for b in backups[:1] if not b.verified]
-    if unverified:
+    if not newest.verified:
         out.add(
             "backup.report.unverified",
             Severity.INFO,
@@ -141,7 +168,7 @@ def report(alias: str | None, now: datetime | None = None) -> Report:
             fix="python manage.py backup verify --latest --restore-test",
             rank=20,
         )
-    previous = [b.manifest["dump"]["raw_bytes"] for b in backups[1:21]]
+    previous = [b.manifest["dump"]["raw_bytes"] for b in dated[1:21]]
     if len(previous) >= 3:
         median = statistics.median(previous)
         size = newest.manifest["dump"]["raw_bytes"]

@@ -17,7 +17,7 @@ from django.db import connection
 from railops_django import backup
 from railops_django.backup import list_backups, retention
 from tests.backup.conftest import make_read_only, real, undo_read_only, wrapper_dir
-from tests.utils import EXAMPLE, ROOT, run_command
+from tests.utils import EXAMPLE, ROOT, run_command, run_manage
 
 CANARY = "Canary-Pw-7f3a9"
 
@@ -259,3 +259,35 @@ def test_archive_read_fails_mid_restore__database_left_as_it_was(
     assert report.findings[0].id == "backup.restore.failed"
     assert "storage went away" in report.findings[0].detail
     assert table_checksums() == before
+
+
+@pytest.mark.postgres
+def test_verify_restore_test__role_may_not_create_databases__exit_3_one_line(backup_dir, shop_data):
+    """Managed PostgreSQL often gives the app a role without CREATEDB."""
+    created = backup.create()
+    role = f"railops_nocreatedb_{os.getpid()}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE \"{role}\" LOGIN NOCREATEDB PASSWORD '{CANARY}'")
+    sd = connection.settings_dict
+    url = (
+        f"postgres://{role}:{CANARY}@{sd['HOST'] or '127.0.0.1'}:{sd['PORT'] or 5432}/{sd['NAME']}"
+    )
+    try:
+        done = run_manage(
+            "backup",
+            "verify",
+            created.name,
+            "--restore-test",
+            "--format",
+            "json",
+            env={"DATABASE_URL": url, "RAILOPS_BACKUP_DIR": str(backup_dir)},
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP ROLE "{role}"')
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "CREATEDB" in done.stderr and "without --restore-test" in done.stderr
+    assert json.loads(done.stdout)["exit_code"] == 3
+    assert CANARY not in done.stdout + done.stderr

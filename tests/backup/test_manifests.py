@@ -153,6 +153,27 @@ def test_manifest_not_json__one_finding(backup_dir, shop_data):
     assert "JSON" in bad["detail"]
 
 
+@pytest.mark.parametrize(
+    "deep", ["[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000]
+)
+def test_manifest_nested_past_the_recursion_limit__one_finding_no_traceback(
+    backup_dir, shop_data, deep
+):
+    good = backup.create()
+    (backup_dir / "default-20260101T000000Z-manual.json").write_text(deep)
+    (backup_dir / f"{good.name}.rollback-plan.json").write_text(deep)
+
+    out, err, code = run_command("backup", "list", "--format", "json")
+
+    assert code == 1, out + err
+    assert [b["name"] for b in json.loads(out)["backups"]] == [good.name]
+    (bad,) = _ids(out)["backup.manifest_invalid"]
+    assert "JSON" in bad["detail"]
+    _out, err, code = run_command("backup", "verify", "default-20260101T000000Z-manual")
+    assert code == 3 and "is not valid" in err and "Traceback" not in err
+    assert catalog.read_rollback_plan(catalog.find(good.name, "default")) is None
+
+
 # --- the schema itself, against drawn hostile values -------------------------------------------
 
 SHA = "0" * 64

@@ -58,6 +58,38 @@ def test_report__newest_backup_older_than_max_age__warns_then_critical(
     assert code == (1 if severity == "warning" else 2)
 
 
+def test_report__newest_backup_dated_in_the_future__warns_and_judges_the_rpo_without_it(
+    backup_dir, shop_data, settings
+):
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_MAX_AGE": 3600}
+    old = backup.create()
+    _set(old.name, created_at=(datetime.now(UTC) - timedelta(hours=3)).isoformat())
+    skewed = backup.create()  # taken by a machine whose clock ran a year ahead
+    _set(skewed.name, created_at=(datetime.now(UTC) + timedelta(days=365)).isoformat())
+
+    out, err, code = run_command("backup", "report", "--format", "json")
+
+    assert code == 2, out + err
+    findings = {f["id"]: f for f in json.loads(out)["findings"]}
+    assert findings["backup.report.future"]["severity"] == "warning"
+    assert skewed.name in findings["backup.report.future"]["detail"]
+    assert findings["backup.report.rpo"]["severity"] == "critical"
+    assert findings["backup.report.rpo"]["detail"] == old.name
+    assert "-" not in findings["backup.report.rpo"]["title"].split(" old")[0]
+
+
+def test_report__every_backup_dated_in_the_future__rpo_critical(backup_dir, shop_data):
+    skewed = backup.create()
+    _set(skewed.name, created_at=(datetime.now(UTC) + timedelta(days=2)).isoformat())
+
+    out, err, code = run_command("backup", "report", "--format", "json")
+
+    assert code == 2, out + err
+    findings = {f["id"]: f for f in json.loads(out)["findings"]}
+    assert findings["backup.report.rpo"]["severity"] == "critical"
+    assert "backup.report.future" in findings
+
+
 def test_report__newest_backup_3x_median__size_jump_warning(backup_dir, shop_data):
     names = [backup.create().name for _ in range(4)]
     for age, name in enumerate(reversed(names)):

@@ -77,3 +77,8 @@ def test_connect_kwargs__password_is_a_keyword_and_django_options_are_dropped(mo
     assert "isolation_level" not in kwargs and "pool" not in kwargs
     assert "canary-pw-4821" not in kwargs["options"]
     assert "-c TimeZone=UTC" in kwargs["options"] and "-c DateStyle=ISO" in kwargs["options"]
+
+
+def test_decode_json__nested_past_the_recursion_limit__stream_error():
+    with pytest.raises(stream.StreamError, match="is not JSON"):
+        stream.decode_json(stream.HEADER, b"[" * 100_000 + b"]" * 100_000)

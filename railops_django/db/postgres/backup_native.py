@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from django.db import connections
+from django.db import connections, router
 
 from ... import conf, private_dirs
 from ...redact import logger
@@ -177,6 +177,35 @@ def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None
         raise EngineError(str(exc)) from exc
 
 
+class _Everything:
+    """A database router that sends every read and write to one alias."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def db_for_read(self, model: Any, **hints: Any) -> str:
+        return self.alias
+
+    def db_for_write(self, model: Any, **hints: Any) -> str:
+        return self.alias
+
+
+@contextlib.contextmanager
+def _orm_goes_to(alias: str) -> Iterator[None]:
+    """Every ORM query that names no database goes to ``alias`` meanwhile.
+
+    The restore test migrates its scratch database, and a data migration that writes without
+    ``.using(schema_editor.connection.alias)`` (wagtail's initial_data creates its root page so)
+    would otherwise write into the live ``default`` database.
+    """
+    before = router.routers
+    router.routers = [_Everything(alias), *before]
+    try:
+        yield
+    finally:
+        router.routers = before
+
+
 def restore_test(
     alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
 ) -> dict[str, int]:
@@ -185,7 +214,8 @@ def restore_test(
     with scratch_dbs.scratch_database(alias) as scratch:
         connections.settings[temp_alias] = {**connections[alias].settings_dict, "NAME": scratch}
         try:
-            restore(temp_alias, chunks, manifest)
+            with _orm_goes_to(temp_alias):
+                restore(temp_alias, chunks, manifest)
             conn = raw_connection(temp_alias)
             try:
                 with conn.cursor() as cursor:

@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -136,19 +136,43 @@ def quote(name: str) -> str:
 # -- what the migrations create ----------------------------------------------------------------
 
 
-def _loader(alias: str) -> MigrationLoader:
-    # No database: the graph of every migration on disk, replaced ones included.
-    return MigrationLoader(None, ignore_no_migrations=True, replace_migrations=False)
+class _LoaderAt(MigrationLoader):
+    """The graph ``migrate`` builds for a database where ``recorded`` is applied, without one.
+
+    As Django decides it: a squashed migration stands for the ones it replaces when all or none
+    of them are recorded (and is applied with them), they stand for it when only some are. A
+    graph of every migration on disk would hold a squash and the ones it replaces both, and a
+    state built from it would apply them in any order: wagtailcore's squash after 0017...0094
+    brings ``wagtailcore_page`` back to its 0016 columns.
+    """
+
+    def __init__(self, recorded: Collection[tuple[str, str]]) -> None:
+        self._recorded: dict[tuple[str, str], Any] = dict.fromkeys(recorded)
+        super().__init__(None, ignore_no_migrations=True)
+
+    # build_graph() sets {} without a connection, then adds and pops squashes in it: keep ours.
+    @property
+    def applied_migrations(self) -> dict[tuple[str, str], Any]:
+        return self._recorded
+
+    @applied_migrations.setter
+    def applied_migrations(self, value: Any) -> None:
+        return None
 
 
-def covered_tables(alias: str, applied: set[tuple[str, str]]) -> list[str]:
+def _loader(applied: Collection[tuple[str, str]]) -> tuple[MigrationLoader, list[tuple[str, str]]]:
+    """The loader for the ``applied`` state, and the nodes of its graph that are applied."""
+    loader = _LoaderAt(applied)
+    return loader, sorted(key for key in loader.applied_migrations if key in loader.graph.nodes)
+
+
+def covered_tables(alias: str, applied: Collection[tuple[str, str]]) -> list[str]:
     """The tables the ``applied`` migrations create, in the code's migration graph.
 
     Apps without migrations are not included: ``migrate`` creates their tables only with
     ``--run-syncdb``, so the engine could not rebuild them; they show up as not covered.
     """
-    loader = _loader(alias)
-    nodes = [key for key in applied if key in loader.graph.nodes]
+    loader, nodes = _loader(applied)
     if not nodes:
         return []
     state = loader.graph.make_state(nodes=nodes, at_end=True)
@@ -255,7 +279,7 @@ class Coverage:
         return re.search(rf"(?<![\w$]){re.escape(name.lower())}(?![\w$])", self.run_sql) is not None
 
 
-def _run_sql_text(loader: MigrationLoader, applied: set[tuple[str, str]]) -> str:
+def _run_sql_text(loader: MigrationLoader, applied: Collection[tuple[str, str]]) -> str:
     """The SQL of every RunSQL in the ``applied`` migrations, lowercased, one string."""
     from django.db.migrations.operations import RunSQL, SeparateDatabaseAndState
 
@@ -272,16 +296,15 @@ def _run_sql_text(loader: MigrationLoader, applied: set[tuple[str, str]]) -> str
                     parts.append(str(item[0] if isinstance(item, list | tuple) else item))
 
     for key in sorted(applied):
-        migration = loader.graph.nodes.get(key)
+        migration = loader.disk_migrations.get(key)  # a replaced one too
         if migration is not None:
             collect(list(migration.operations))
     return "\n".join(parts).lower()
 
 
-def coverage(alias: str, applied: set[tuple[str, str]]) -> Coverage:
+def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
     """The tables and columns the ``applied`` migrations create, and their RunSQL."""
-    loader = _loader(alias)
-    nodes = [key for key in applied if key in loader.graph.nodes]
+    loader, nodes = _loader(applied)
     columns: dict[str, list[str]] = {}
     auto: set[tuple[str, str]] = set()
     if nodes:
@@ -773,6 +796,32 @@ def _migration_targets(
     )
 
 
+def _migrate(executor: MigrationExecutor, targets: list[tuple[str, str]]) -> None:
+    """Migrate to ``targets``; RestoreFailed naming the migration that raised.
+
+    The migrations are the project's and its apps' code: a data migration that assumes rows
+    added by hand, or writes into 'default' whatever the alias, fails on a fresh database.
+    """
+    running = ["before the first migration"]
+
+    def progress(action: str, migration: Any = None, fake: bool | None = None, /) -> None:
+        if action == "apply_start" and migration is not None:
+            running[0] = f"in {migration.app_label}.{migration.name}"
+
+    executor.progress_callback = progress
+    try:
+        executor.migrate(targets)
+    except Exception as exc:  # any error of the migrations' code
+        raise RestoreFailed(
+            f"migrating the database to the backup's migration state failed {running[0]} "
+            f"({redact.mask_exception(exc)}); the migrations before it "
+            "stay applied and no rows were loaded. A data migration that assumes rows added "
+            "by hand, or writes into 'default' whatever database it migrates, fails so: fix "
+            "it, or back up with pg_dump (RAILOPS BACKUP_ENGINE 'pg_dump'), whose restore runs "
+            "no migration"
+        ) from exc
+
+
 def _check_target(cur: Any, allowed: set[str], recorded: set[tuple[str, str]]) -> None:
     foreign = [t for t in _schema_tables(cur) if t not in allowed]
     if foreign:
@@ -921,7 +970,7 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
         conn.rollback()
 
         if targets:
-            executor.migrate(targets)
+            _migrate(executor, targets)
         applied = set(MigrationRecorder(connection).applied_migrations())
         extra = sorted(applied - recorded)
         if extra:

@@ -87,7 +87,7 @@ def read_record(inp: BinaryIO) -> tuple[bytes, bytes]:
 def decode_json(kind: bytes, payload: bytes) -> dict[str, Any]:
     try:
         value = json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested past the recursion limit
         raise StreamError(f"corrupt stream: record {kind!r} is not JSON") from exc
     if not isinstance(value, dict):
         raise StreamError(f"corrupt stream: record {kind!r} is not an object")

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connections
 
 from ...redact import logger
+from ...report import CannotRun
 from .params import raw_connection
 
 SCRATCH_PREFIX = "railops_verify_"
@@ -34,6 +35,27 @@ def _scratch_lock(cursor: Any, name: str, *, wait: bool) -> bool:
     return bool(cursor.fetchone()[0] != "false")
 
 
+def _create(cursor: Any, alias: str, scratch: str) -> None:
+    """CREATE DATABASE ``scratch``; CannotRun saying what to grant when the role may not."""
+    import psycopg
+
+    try:
+        cursor.execute("SET statement_timeout = 0")  # the project's OPTIONS may set one
+        cursor.execute(f'CREATE DATABASE "{scratch}"')
+    except psycopg.Error as exc:
+        role = connections[alias].settings_dict.get("USER") or "the database user"
+        hint = (
+            f"grant it (ALTER ROLE {role} CREATEDB, as a superuser)"
+            if isinstance(exc, psycopg.errors.InsufficientPrivilege)
+            else "check the server's log"
+        )
+        raise CannotRun(
+            f"the restore test restores into a scratch database beside {alias!r}, and creating "
+            f"one failed ({type(exc).__name__}: {exc}): {hint}, or verify without "
+            "--restore-test (sha256 and a full read of the archive)"
+        ) from None
+
+
 @contextlib.contextmanager
 def scratch_database(alias: str) -> Iterator[str]:
     """A new ``railops_verify_<source tag>_<random>`` database, dropped afterwards.
@@ -47,7 +69,7 @@ def scratch_database(alias: str) -> Iterator[str]:
     try:
         with admin.cursor() as cursor:
             _scratch_lock(cursor, scratch, wait=True)
-            cursor.execute(f'CREATE DATABASE "{scratch}"')
+            _create(cursor, alias, scratch)
         try:
             yield scratch
         finally:

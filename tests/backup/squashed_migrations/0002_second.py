@@ -1,0 +1,6 @@
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("railops_testapp", "0001_initial")]
+    operations: list[migrations.operations.base.Operation] = []
