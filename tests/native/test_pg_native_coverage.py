@@ -47,6 +47,18 @@ GENERATED_TABLE = (
     "INSERT INTO line_totals (qty, price) VALUES (2, 3.5)"
 )
 
+AUDIT_TRIGGER = (
+    "CREATE FUNCTION stamp_product() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN NEW.name := NEW.name; RETURN NEW; END $$; "
+    "CREATE TRIGGER product_stamp BEFORE UPDATE ON shop_product "
+    "FOR EACH ROW EXECUTE FUNCTION stamp_product()"
+)
+FUNCTION = (
+    "CREATE FUNCTION cents(numeric) RETURNS bigint LANGUAGE sql AS $$ SELECT ($1 * 100)::bigint $$"
+)
+ENUM = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')"
+DOMAIN = "CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0)"
+
 CASES = [
     pytest.param(SECOND_SCHEMA, "audit.events", "table in schema audit", id="second_schema"),
     pytest.param(PARTITIONED, "measurements", "partitioned table", id="partitioned"),
@@ -54,6 +66,13 @@ CASES = [
     pytest.param(OWNED_SEQUENCE, "invoice_number_seq", "owned by shop_product.stock", id="seq"),
     pytest.param(GENERATED_COLUMN, "shop_product.price_cents", "column", id="generated_column"),
     pytest.param(GENERATED_TABLE, "line_totals", "table no migration creates", id="gen_table"),
+    pytest.param(
+        AUDIT_TRIGGER, "trigger product_stamp on shop_product", "trigger no", id="trigger"
+    ),
+    pytest.param(AUDIT_TRIGGER, "stamp_product()", "function no", id="trigger_function"),
+    pytest.param(FUNCTION, "cents()", "function no migration creates", id="function"),
+    pytest.param(ENUM, "type mood", "enum type no migration creates", id="enum"),
+    pytest.param(DOMAIN, "type positive_int", "domain no migration creates", id="domain"),
 ]
 
 

@@ -121,10 +121,7 @@ def open_dump(
         if failure:
             exc = failure[0]
             if isinstance(exc, pg_native.PartialBackup):
-                raise CannotRun(
-                    f"{exc}: rerun with --allow-partial to back up only the migration-managed "
-                    "tables (the others are listed as not covered)"
-                ) from None
+                raise CannotRun(str(exc)) from None  # it names the objects and both ways out
             if isinstance(exc, CannotRun):
                 raise exc
             raise EngineError(f"native dump failed: {exc}") from exc

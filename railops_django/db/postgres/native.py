@@ -334,7 +334,8 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
     - partitioned tables (and their partitions): COPY cannot read a partitioned table whole;
     - views, materialized views and sequences no applied RunSQL creates (owned sequences of
       auto fields excepted: the migrations create those);
-    - columns of covered tables that the migrations do not create (generated ones included).
+    - columns of covered tables that the migrations do not create (generated ones included);
+    - functions, triggers and standalone types no applied RunSQL names.
     """
     member = (
         "EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = %s::regclass AND e.objid = {oid} "
@@ -383,6 +384,53 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
         for column in _all_columns(cur, table):
             if column not in expected:
                 cover.refuse(f"{table}.{column}", "column no migration creates")
+    _check_routines_triggers_types(cur, cover, member)
+
+
+_ROUTINE_KINDS = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window function"}
+_TYPE_KINDS = {"e": "enum type", "d": "domain", "r": "range type", "c": "composite type"}
+
+
+def _check_routines_triggers_types(cur: Any, cover: Coverage, member: str) -> None:
+    """Functions, triggers and types of the current schema that no applied RunSQL names.
+
+    Django's own operations never create these, so only a RunSQL can have (a trigger that
+    audits, an enum a column uses): restoring runs the migrations, and what none of them
+    creates would be gone. An extension's own (``CREATE EXTENSION``) are the extension's.
+    """
+    cur.execute(
+        "SELECT p.proname, p.prokind FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+        f"WHERE n.nspname = current_schema() AND NOT {member.format(oid='p.oid')} "
+        "ORDER BY 1",
+        ["pg_proc"],
+    )
+    for name, kind in cur.fetchall():
+        if not cover.mentioned(name):
+            label = _ROUTINE_KINDS.get(kind, "function")
+            cover.refuse(f"{name}()", f"{label} no migration creates")
+    cur.execute(
+        "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE NOT t.tgisinternal AND n.nspname = current_schema() ORDER BY 2, 1"
+    )
+    for name, table in cur.fetchall():
+        if not cover.mentioned(name):
+            cover.refuse(f"trigger {name} on {table}", "trigger no migration creates")
+    # a composite type that is a table's row type goes with its table; a multirange goes with
+    # its range; array types are their element's
+    cur.execute(
+        "SELECT t.typname, t.typtype FROM pg_type t "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "WHERE n.nspname = current_schema() AND t.typtype IN ('e', 'd', 'r', 'c') "
+        "AND (t.typtype <> 'c' OR "
+        "(SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c') "
+        f"AND NOT {member.format(oid='t.oid')} ORDER BY 1",
+        ["pg_type"],
+    )
+    for name, kind in cur.fetchall():
+        if not cover.mentioned(name):
+            cover.refuse(f"type {name}", f"{_TYPE_KINDS[kind]} no migration creates")
 
 
 def _owned_sequences(cur: Any) -> dict[str, tuple[str, str]]:
