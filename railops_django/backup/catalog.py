@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import zstandard
@@ -294,6 +294,11 @@ def bad_manifest_findings(bad: list[BadManifest]) -> list[Finding]:
     ]
 
 
+# A backup dated further ahead than this is dated in the future: a wrong clock or an edited
+# manifest. It does not stand for the newest recovery point (report, --latest).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 def list_backups(alias: str | None = None, *, include_bad: bool = False) -> list[Backup]:
     """Good backups (of the database ``alias`` points at, when given), newest first."""
     return select(catalog().values(), alias, include_bad=include_bad)
@@ -330,7 +335,15 @@ def find(name: str | None, alias: str | None = None, *, latest: bool = False) ->
                 )
                 + ": run 'python manage.py backup create' first"
             )
-        return backups[0]
+        now = datetime.now(UTC)
+        dated = [b for b in backups if b.created_at <= now + CLOCK_SKEW]
+        if not dated:
+            raise CannotRun(
+                f"every backup of this database is dated in the future (the newest, "
+                f"{backups[0].name}, at {backups[0].manifest['created_at']}): this machine's "
+                "clock or the manifests are wrong; check 'date', or restore a backup by name"
+            )
+        return dated[0]
     found = scan()
     if name not in found.backups:
         bad = next((b for b in found.bad if b.filename == manifest_name(name)), None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from .. import conf
 from ..db.identity import identity
@@ -11,11 +11,7 @@ from ..db.identity import label as identity_label
 from ..report import REPORT, Report, Severity
 from . import storage
 from .archive import TIERS, ephemeral_findings
-from .catalog import bad_manifest_findings, scan, select
-
-# A backup dated further ahead than this was taken by a machine whose clock was wrong (or its
-# manifest was edited): it cannot stand for a recent recovery point.
-CLOCK_SKEW = timedelta(minutes=5)
+from .catalog import CLOCK_SKEW, bad_manifest_findings, scan, select
 
 
 def _age(then: datetime, now: datetime) -> str:

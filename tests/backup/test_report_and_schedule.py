@@ -90,6 +90,28 @@ def test_report__every_backup_dated_in_the_future__rpo_critical(backup_dir, shop
     assert "backup.report.future" in findings
 
 
+def test_latest__newest_dated_in_the_future__the_newest_real_one_is_used(backup_dir, shop_data):
+    old = backup.create()
+    skewed = backup.create()  # an edited manifest, or a clock a month ahead
+    _set(skewed.name, created_at=(datetime.now(UTC) + timedelta(days=30)).isoformat())
+
+    assert catalog.find(None, "default", latest=True).name == old.name
+    out, err, code = run_command("backup", "verify", "--latest", "--format", "json")
+    assert code == 0, out + err
+    assert [v["name"] for v in json.loads(out)["verified"]] == [old.name]
+
+
+def test_latest__every_backup_dated_in_the_future__exit_3_one_line_naming_it(backup_dir, shop_data):
+    skewed = backup.create()
+    _set(skewed.name, created_at=(datetime.now(UTC) + timedelta(days=30)).isoformat())
+
+    with pytest.raises(CannotRun, match="dated in the future"):
+        catalog.find(None, "default", latest=True)
+    out, err, code = run_command("backup", "restore", "--latest", "--noinput", "--force")
+    assert code == 3, out + err
+    assert skewed.name in out + err and "Traceback" not in out + err
+
+
 def test_report__newest_backup_3x_median__size_jump_warning(backup_dir, shop_data):
     names = [backup.create().name for _ in range(4)]
     for age, name in enumerate(reversed(names)):
