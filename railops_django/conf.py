@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
+from . import cron
 from .report import CannotRun
 
 
@@ -220,8 +221,9 @@ KEYS: dict[str, Key] = {
             "BACKUP_SCHEDULE",
             "0 3 * * *",
             (str,),
-            "Cron expression (UTC) for backup daemon.",
+            "A five-field cron expression (UTC) for the backup daemon, e.g. '0 3 * * *'.",
             env=True,
+            validate=cron.problem,
         ),
         Key(
             "BACKUP_ENGINE",

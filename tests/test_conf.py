@@ -153,3 +153,29 @@ def test_env__json_nested_past_the_recursion_limit__refused_naming_the_variable(
     with pytest.raises(CannotRun, match=r"RAILOPS_BACKUP_STORAGES .*railops\.E004"):
         conf.get("BACKUP_STORAGES")
     assert [p.id for p in conf.problems()] == ["railops.E004"]
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("61 * * * *", "'61' is outside 0-59"),
+        ("0 0 31 2 *", "never fires"),
+        ("daily", "not a 5-field cron expression"),
+        ("1-x * * * *", "'1-x' is not a number"),
+        ("*/0 * * * *", "outside"),
+    ],
+)
+def test_check__backup_schedule_that_never_fires_or_does_not_parse__e004_naming_it(
+    settings, monkeypatch, value, fragment
+):
+    # the daemon used to be the first to find out, at its start, with no check id
+    settings.RAILOPS = {}
+    monkeypatch.setenv("RAILOPS_BACKUP_SCHEDULE", value)
+    [problem] = conf.problems()
+    assert problem.id == "railops.E004" and "RAILOPS_BACKUP_SCHEDULE" in problem.msg
+    assert fragment in problem.msg
+    monkeypatch.delenv("RAILOPS_BACKUP_SCHEDULE")
+    settings.RAILOPS = {"BACKUP_SCHEDULE": value}
+    assert [p.id for p in conf.problems()] and fragment in conf.problems()[0].msg
+    settings.RAILOPS = {"BACKUP_SCHEDULE": "30 2 * * 0"}
+    assert conf.problems() == []

@@ -12,9 +12,10 @@ from typing import Any
 from django.db import DatabaseError
 
 from .. import conf, render
+from ..cron import Cron
 from ..db.connection import failure_finding
 from ..redact import logger
-from ..report import ACTION, CannotRun, Report, Severity
+from ..report import ACTION, Report, Severity
 from . import archive, claims, retention
 from .catalog import list_backups
 
@@ -131,76 +132,6 @@ def _create_report(
         "storages": result.storages,
     }
     return report
-
-
-# --- cron ------------------------------------------------------------------------------------
-
-_FIELDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-
-
-def _field(text: str, low: int, high: int) -> set[int]:
-    values: set[int] = set()
-    for part in text.split(","):
-        body, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if body == "*":
-            start, end = low, high
-        elif "-" in body:
-            a, b = body.split("-", 1)
-            start, end = int(a), int(b)
-        else:
-            start = int(body)
-            end = high if step_text else start
-        if not (low <= start <= end <= high) or step < 1:
-            raise ValueError(f"{part!r} is outside {low}-{high}")
-        values.update(range(start, end + 1, step))
-    return values
-
-
-class Cron:
-    """A five-field cron expression (UTC): minute hour day-of-month month day-of-week."""
-
-    def __init__(self, expression: str) -> None:
-        parts = expression.split()
-        if len(parts) != 5:
-            raise CannotRun(
-                f"BACKUP_SCHEDULE {expression!r} is not a 5-field cron expression: "
-                "use e.g. '0 3 * * *' (daily at 03:00 UTC)"
-            )
-        try:
-            fields = [_field(p, lo, hi) for p, (lo, hi) in zip(parts, _FIELDS, strict=True)]
-        except ValueError as exc:
-            raise CannotRun(f"BACKUP_SCHEDULE {expression!r}: {exc}") from None
-        self.minutes, self.hours, self.days, self.months, dows = fields
-        self.dows = {d % 7 for d in dows}
-        self.any_day, self.any_dow = parts[2] == "*", parts[4] == "*"
-
-    def _day_matches(self, when: datetime) -> bool:
-        dom = when.day in self.days
-        dow = (when.weekday() + 1) % 7 in self.dows  # cron: 0 = Sunday
-        if self.any_day or self.any_dow:
-            return dom and dow
-        return dom or dow
-
-    def matches(self, when: datetime) -> bool:
-        return (
-            when.minute in self.minutes
-            and when.hour in self.hours
-            and when.month in self.months
-            and self._day_matches(when)
-        )
-
-    def next_after(self, when: datetime) -> datetime:
-        moment = when.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        limit = moment + timedelta(days=366 * 4)
-        while moment < limit:
-            if moment.month not in self.months or not self._day_matches(moment):
-                moment = (moment + timedelta(days=1)).replace(hour=0, minute=0)
-                continue
-            if self.matches(moment):
-                return moment
-            moment += timedelta(minutes=1)
-        raise CannotRun("BACKUP_SCHEDULE never fires: check the day and month fields")
 
 
 # --- daemon ----------------------------------------------------------------------------------
