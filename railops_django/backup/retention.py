@@ -18,7 +18,7 @@ from ..redact import logger
 from ..report import ACTION, Report, Severity
 from . import storage
 from .archive import manifest_name
-from .catalog import Backup, bad_manifest_findings, rollback_plan_name, scan, select
+from .catalog import CLOCK_SKEW, Backup, bad_manifest_findings, rollback_plan_name, scan, select
 from .storage import StorageError
 
 SPECIAL = ("emergency", "predeploy")
@@ -74,26 +74,34 @@ def plan(
     special_days: int,
     min_good: int,
 ) -> list[Decision]:
-    """Keep/delete for every item, newest first."""
-    regular = [i for i in items if i.tier not in SPECIAL and i.good]
+    """Keep/delete for every item, newest first.
+
+    A backup dated in the future (a wrong clock, an edited manifest) is kept and counts for
+    nothing: it would otherwise hold one of the newest periods, and a real backup would go.
+    """
+    future = {i.name for i in items if i.created_at > now + CLOCK_SKEW}
+    dated = [i for i in items if i.name not in future]
+    regular = [i for i in dated if i.tier not in SPECIAL and i.good]
     keep = gfs_set(regular, retention)
-    for item in items:
+    for item in dated:
         if item.tier in SPECIAL and item.good and now - item.created_at < timedelta(special_days):
             keep[item.name] = f"{item.tier}, younger than {special_days} days"
-    newest_first = sorted(items, key=lambda i: (i.created_at, i.name), reverse=True)
+    newest_first = sorted(dated, key=lambda i: (i.created_at, i.name), reverse=True)
     verified = next((i for i in newest_first if i.verified and i.good), None)
     if verified is not None:
         keep.setdefault(verified.name, "newest verified backup")
-    good_kept = sum(1 for i in items if i.name in keep and i.good)
+    good_kept = sum(1 for i in dated if i.name in keep and i.good)
+    for name in future:
+        keep[name] = "dated in the future: kept, and not counted"
     for item in newest_first:
         if good_kept >= min_good:
             break
         if item.good and item.name not in keep:
             keep[item.name] = f"minimum of {min_good} good backup(s)"
             good_kept += 1
+    everything = sorted(items, key=lambda i: (i.created_at, i.name), reverse=True)
     return [
-        Decision(i.name, i.name in keep, keep.get(i.name, "outside retention"))
-        for i in newest_first
+        Decision(i.name, i.name in keep, keep.get(i.name, "outside retention")) for i in everything
     ]
 
 

@@ -120,3 +120,15 @@ def test_cleanup__dry_run_says_would_and_real_run_deletes_by_manifest_time(backu
     assert [b.name for b in backup.list_backups()] == [names[2], names[1]]
     left = {p.name.split(".")[0] for p in backup_dir.iterdir() if not p.name.startswith(".")}
     assert left == {names[1], names[2]}
+
+
+def test_retention__backup_dated_in_the_future__kept_and_takes_no_real_ones_place():
+    # a month ahead (a wrong clock, an edited manifest): it used to hold the newest daily
+    # period, min_good counted it, and the oldest real daily went
+    now = START + timedelta(days=10)
+    real = [Item(f"default-d{day}-daily", now - timedelta(days=day), "daily") for day in range(7)]
+    ahead = Item("default-ahead-daily", now + timedelta(days=30), "daily")
+    decisions = {d.name: d for d in plan([*real, ahead], now, {"daily": 7}, 30, 7)}
+    assert all(decisions[i.name].keep for i in real)
+    assert decisions[ahead.name].keep and "future" in decisions[ahead.name].reason
+    assert next(iter(decisions)) == ahead.name  # still listed, newest first
