@@ -339,3 +339,29 @@ def test_wagtail__fresh_site_from_empty_database__deploys_twice_exit_0(tmp_path,
 
 def test_oscar__shop_from_empty_database__deploys_twice_exit_0(tmp_path, scratch_url):
     deploys_from_empty(oscar_shop(tmp_path, scratch_url), min_steps=130)
+
+
+def test_wagtail__native_backup__restore_test_passes_and_leaves_the_site_alone(
+    tmp_path, scratch_url
+):
+    # Wagtail's 0086 calls create_permissions(), which writes to DEFAULT_DB_ALIAS whatever
+    # database migrate runs on: the restore test's migrations must see the scratch database
+    # under that name, or 0090 fails there for want of the permissions 0086 put elsewhere.
+    site = wagtail_site(tmp_path, scratch_url)
+    site.env["RAILOPS_BACKUP_ENGINE"] = "native"
+    migrated = site.manage("migrate", "--noinput")
+    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    counts = (
+        "SELECT (SELECT count(*) FROM auth_permission), (SELECT count(*) FROM wagtailcore_page)"
+    )
+    before = site.query(counts)
+    created, code = site.json("backup", "create")
+    assert code == 0, created["findings"]
+
+    verified, code = site.json("backup", "verify", "--latest", "--restore-test")
+
+    assert code == 0, [(f["id"], f["title"], f.get("detail")) for f in verified["findings"]]
+    assert [f["id"] for f in verified["findings"]] == ["backup.verify.ok"]
+    assert site.query(counts) == before
+    leftovers = site.query("SELECT datname FROM pg_database WHERE datname LIKE 'railops_verify_%'")
+    assert leftovers == []

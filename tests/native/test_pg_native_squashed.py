@@ -10,13 +10,14 @@ the insert to fit, a stray "Root" page committed there).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import override_settings
 
 from railops_django import backup, render
+from railops_django.db.postgres.backup_native import AllTo, migrations_see
 
 pytestmark = pytest.mark.postgres
 
@@ -24,25 +25,12 @@ APP = "railops_testapp"
 SHELF = "railops_testapp_shelf"
 
 
-class _Everything:
-    """A router sending every model to one alias."""
-
-    def __init__(self, alias: str) -> None:
-        self.alias = alias
-
-    def db_for_read(self, model: Any, **hints: Any) -> str:
-        return self.alias
-
-    def db_for_write(self, model: Any, **hints: Any) -> str:
-        return self.alias
-
-
 @pytest.fixture
 def shelf_db(scratch, settings, tmp_path):
     settings.MIGRATION_MODULES = {APP: "tests.backup.squashed_shelf_migrations"}
     settings.RAILOPS = {"BACKUP_DIR": str(tmp_path / "backups"), "BACKUP_ENGINE": "native"}
     db = scratch()
-    with override_settings(DATABASE_ROUTERS=[_Everything(db.alias)]):  # the seed goes there
+    with override_settings(DATABASE_ROUTERS=[AllTo(db.alias)]):  # the seed goes there
         call_command("migrate", APP, database=db.alias, verbosity=0, interactive=False)
     db.close()
     assert db.sql(f"SELECT name FROM {SHELF}") == [("seed",)]
@@ -79,3 +67,25 @@ def test_restore_test__a_migration_fails_on_the_scratch_database__restore_test_f
     assert f"{APP}.0002_rename_seed" in failed.detail and "DoesNotExist" in failed.detail
     assert json.loads(render.render(report, "json"))["status"] == "critical"
     assert db.sql(f"SELECT name FROM {SHELF}") == [("renamed",)]
+
+
+def test_restore_test__migration_writes_to_default_alias__rows_reach_the_scratch_database(
+    scratch, settings, tmp_path
+):
+    settings.MIGRATION_MODULES = {APP: "tests.native.default_alias_migrations"}
+    settings.RAILOPS = {"BACKUP_DIR": str(tmp_path / "backups"), "BACKUP_ENGINE": "native"}
+    db = scratch()
+    with migrations_see(db.alias):  # as when db.alias is the project's default
+        call_command("migrate", APP, database=db.alias, verbosity=0, interactive=False)
+    db.close()
+    created = backup.create(db.alias, "manual")
+    live = connections[DEFAULT_DB_ALIAS]
+
+    report = backup.verify(created.name, db.alias, restore_test=True)
+
+    assert report.exit_code == 0, [(f.id, f.title, f.detail) for f in report.findings]
+    assert connections[DEFAULT_DB_ALIAS] is live
+    with live.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [SHELF])
+        assert cursor.fetchone() == (None,)  # nothing was created on the live default
+    assert db.sql(f"SELECT name FROM {SHELF}") == [("seed",)]

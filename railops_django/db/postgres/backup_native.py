@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from django.db import connections, router
+from django.apps import apps as django_apps
+from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from ... import conf, private_dirs
 from ...redact import logger
@@ -169,12 +170,13 @@ def _info(manifest: dict[str, Any] | None) -> dict[str, Any]:
 def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None) -> None:
     """Migrate to the recorded state and load the rows, in one transaction, or change nothing."""
     try:
-        pg_native.restore(alias, _reader(chunks), _info(manifest))
+        with migrations_see(alias):
+            pg_native.restore(alias, _reader(chunks), _info(manifest))
     except pg_native.RestoreFailed as exc:
         raise EngineError(str(exc)) from exc
 
 
-class _Everything:
+class AllTo:
     """A database router that sends every read and write to one alias."""
 
     def __init__(self, alias: str) -> None:
@@ -187,20 +189,40 @@ class _Everything:
         return self.alias
 
 
-@contextlib.contextmanager
-def _orm_goes_to(alias: str) -> Iterator[None]:
-    """Every ORM query that names no database goes to ``alias`` meanwhile.
+def _clear_orm_caches() -> None:
+    """Forget the content types and sites cached per alias: under ``default`` they may be the
+    other database's."""
+    for app_label, model_name in (("contenttypes", "ContentType"), ("sites", "Site")):
+        if django_apps.is_installed(f"django.contrib.{app_label}"):
+            django_apps.get_model(app_label, model_name).objects.clear_cache()
 
-    The restore test migrates its scratch database, and a data migration that writes without
-    ``.using(schema_editor.connection.alias)`` (wagtail's initial_data creates its root page so)
-    would otherwise write into the live ``default`` database.
+
+@contextlib.contextmanager
+def migrations_see(alias: str) -> Iterator[None]:
+    """While the native restore migrates ``alias``, every way a migration names a database
+    leads there: the router for ORM queries that name none, and ``DEFAULT_DB_ALIAS`` itself.
+
+    Migrations written for one database do both. wagtail's initial_data creates its root page
+    without ``.using()``; its 0086 calls ``create_permissions()``, which writes to ``default``
+    whatever database migrate runs on (and 0090 then fails for want of those rows). So
+    ``connections["default"]`` is ``alias``'s connection meanwhile, in this thread only; the
+    live one is set aside untouched (an open transaction or lock of the caller stays as it
+    was) and put back after, with the content types and sites cached under ``default``
+    forgotten both ways.
     """
     before = router.routers
-    router.routers = [_Everything(alias), *before]
+    router.routers = [AllTo(alias), *before]
+    live = connections[DEFAULT_DB_ALIAS] if alias != DEFAULT_DB_ALIAS else None
+    if live is not None:
+        _clear_orm_caches()
+        connections[DEFAULT_DB_ALIAS] = connections[alias]
     try:
         yield
     finally:
         router.routers = before
+        if live is not None:
+            connections[DEFAULT_DB_ALIAS] = live
+            _clear_orm_caches()
 
 
 def restore_test(
@@ -211,8 +233,7 @@ def restore_test(
     with scratch_dbs.scratch_database(alias) as scratch:
         connections.settings[temp_alias] = {**connections[alias].settings_dict, "NAME": scratch}
         try:
-            with _orm_goes_to(temp_alias):
-                restore(temp_alias, chunks, manifest)
+            restore(temp_alias, chunks, manifest)
             conn = raw_connection(temp_alias)
             try:
                 with conn.cursor() as cursor:
