@@ -303,6 +303,19 @@ def write_report_file(report: Report, path: Path) -> None:
 _MIB = 1_048_576
 
 
+def _unit(size: float) -> tuple[int, str]:
+    """The unit a size of ``size`` bytes reads best in: a 40 KiB dump is not "0.0 of ~0.0 MiB"."""
+    for scale, unit in ((1 << 30, "GiB"), (_MIB, "MiB"), (1 << 10, "KiB")):
+        if size >= scale:
+            return scale, unit
+    return 1, "B"
+
+
+def _rate(per_second: float) -> str:
+    scale, unit = _unit(per_second)
+    return f"{per_second / scale:,.1f} {unit}/s"
+
+
 class Progress:
     """Progress of a long byte stream on stderr: bytes done of an estimated total, rate, ETA.
 
@@ -334,16 +347,15 @@ class Progress:
     def line(self, done: int, label: str, total: int | None, now: float) -> str:
         elapsed = max(now - self.started, 1e-6)
         rate = done / elapsed
-        text = f"{label} {done / _MIB:,.1f}"
+        scale, unit = _unit(max(done, total or 0))
+        text = f"{label} {done / scale:,.1f}"
         if total and total > 0:
             pct = min(100, round(100 * done / total))
-            text += f" of ~{total / _MIB:,.1f} MiB ({pct} %)"
+            text += f" of ~{total / scale:,.1f} {unit} ({pct} %), {_rate(rate)}"
             if rate > 0 and done < total:
-                text += f", {rate / _MIB:,.1f} MiB/s, ETA {(total - done) / rate:,.0f}s"
-            else:
-                text += f", {rate / _MIB:,.1f} MiB/s"
+                text += f", ETA {(total - done) / rate:,.0f}s"
         else:
-            text += f" MiB, {rate / _MIB:,.1f} MiB/s"
+            text += f" {unit}, {_rate(rate)}"
         return f"{text}, {elapsed:,.0f}s"
 
     def bytes(self, done: int, label: str = "", total: int | None = None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def test_unknown_total__bytes_and_rate_only():
     progress = render.Progress(out, enabled=True, clock=clock)
     clock.now += 12
     progress.bytes(6 * MIB, "dumped")
-    assert out.getvalue() == "dumped 6.0 MiB, 0.5 MiB/s, 12s\n"
+    assert out.getvalue() == "dumped 6.0 MiB, 512.0 KiB/s, 12s\n"
 
 
 def test_disabled__nothing_written():
@@ -98,7 +99,11 @@ def test_on_a_pipe__create_verify_restore_print_plain_progress_and_json_none(tmp
     first = _manage(backup_dir, "backup", "create")
     assert first.returncode == 0, first.stderr
     lines = [ln for ln in first.stderr.splitlines() if ln.startswith("dumped ")]
-    assert len(lines) == 1 and lines[0].endswith("(done)") and "MiB/s" in lines[0]
+    assert (
+        len(lines) == 1
+        and lines[0].endswith("(done)")
+        and re.search(r"\d (B|KiB|MiB|GiB)/s", lines[0])
+    )
     second = _manage(backup_dir, "backup", "create")  # now with the first as its estimate
     assert " of ~" in second.stderr and "(done)" in second.stderr
     verify = _manage(backup_dir, "backup", "verify", "--latest", "--restore-test")
@@ -144,5 +149,18 @@ def test_on_a_pseudo_terminal__create_redraws_one_line(tmp_path):
     finally:
         os.close(master)
     text = seen.decode("utf-8", "replace")
-    assert "\rdumped " in text and "MiB/s" in text, text
+    assert "\rdumped " in text and re.search(r"\d (B|KiB|MiB|GiB)/s", text), text
     assert "(done)" not in text  # a terminal line is redrawn, not repeated
+
+
+def test_small_sizes__counted_in_the_unit_they_read_in():
+    clock, out = _Clock(), io.StringIO()
+    progress = render.Progress(out, enabled=True, clock=clock)
+    clock.now += 10
+    progress.bytes(20 * 1024, "restored", 40 * 1024)
+    clock.now += 10
+    progress.bytes(900, "dumped")
+    assert out.getvalue().splitlines() == [
+        "restored 20.0 of ~40.0 KiB (50 %), 2.0 KiB/s, ETA 10s, 10s",
+        "dumped 900.0 B, 45.0 B/s, 20s",
+    ]
