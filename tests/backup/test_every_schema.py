@@ -119,3 +119,33 @@ def test_pg_dump_engine__every_kind__round_trips_exactly_and_verifies(
     out, err, code = run_command("backup", "restore", backup.name, "--noinput")
     assert code == 0, out + err
     assert _fingerprint() == before
+
+
+@pytest.fixture
+def dotted_names(shop_data):
+    """``extra.notes`` twice: a table in schema extra, and a public table with a dot in its
+    name; and a quote in a table's name."""
+    _run(
+        "CREATE SCHEMA extra; CREATE TABLE extra.notes (id int); "
+        "INSERT INTO extra.notes SELECT generate_series(1, 3); "
+        'CREATE TABLE "extra.notes" (id int); INSERT INTO "extra.notes" VALUES (1); '
+        'CREATE TABLE "say ""hi""" (id int)'
+    )
+    yield
+    _run('DROP SCHEMA IF EXISTS extra CASCADE; DROP TABLE IF EXISTS "extra.notes", "say ""hi"""')
+
+
+def test_pg_dump_engine__dotted_table_name_beside_a_schema__both_counted_apart(
+    backup_dir, dotted_names, settings
+):
+    real("pg_dump")
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_ENGINE": "pg_dump"}
+    out, err, code = run_command("backup", "create")
+    assert code == 0, out + err
+    (backup,) = list_backups()
+    tables = backup.manifest["tables"]
+    assert tables["extra.notes"]["rows"] == 3
+    assert tables['"extra.notes"']["rows"] == 1
+    assert tables['"say ""hi"""']["rows"] == 0
+    out, err, code = run_command("backup", "verify", "--latest", "--restore-test")
+    assert code == 0, out + err

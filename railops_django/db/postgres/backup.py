@@ -158,11 +158,23 @@ ORDER BY 1, 2
 """
 
 
+def _key_part(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"' if "." in name or '"' in name else name
+
+
+def table_key(schema: str, table: str) -> str:
+    """How a manifest names a table: bare in ``public``, ``schema.table`` elsewhere, and a part
+    holding a dot or a quote in double quotes, so that no two tables share a key (a public
+    ``"extra.notes"`` and ``extra.notes`` of schema extra used to, and one count hid the other).
+    """
+    return _key_part(table) if schema == "public" else f"{_key_part(schema)}.{_key_part(table)}"
+
+
 def row_counts(cursor: Any, exact_limit: int, exact_all: bool = False) -> dict[str, dict[str, Any]]:
     cursor.execute(_TABLES_SQL)
     out: dict[str, dict[str, Any]] = {}
     for schema, table, estimate in cursor.fetchall():
-        key = table if schema == "public" else f"{schema}.{table}"
+        key = table_key(schema, table)
         if exact_all or estimate < 0 or estimate <= exact_limit:
             cursor.execute(f"SELECT count(*) FROM {_qualified(schema, table)}")
             out[key] = {"rows": int(cursor.fetchone()[0]), "exact": True}

@@ -263,8 +263,8 @@ def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict
             schema = cursor.fetchone()[0]
     finally:
         conn.close()
-    pairs = [tuple(t.split(".", 1)) if "." in t else (schema, t) for t in tables]
-    return pg_dump.analyze(alias, [(p[0], p[-1]) for p in pairs])
+    # the engine copies the current schema only: a key is a table's own name, dots and all
+    return pg_dump.analyze(alias, [(schema, table) for table in tables])
 
 
 def replica_lock(alias: str, lock_dir: Path) -> contextlib.AbstractContextManager[bool]:
