@@ -6,7 +6,7 @@ import statistics
 from datetime import UTC, datetime
 
 from .. import conf
-from ..db.identity import identity
+from ..db.identity import identity, reach
 from ..db.identity import label as identity_label
 from ..report import REPORT, Report, Severity
 from . import storage
@@ -32,6 +32,26 @@ def _others(backups: int, mine: int, report: Report, command: str) -> None:
         )
 
 
+def _unreached(alias: str | None, report: Report) -> None:
+    """A warning when the database cannot be reached: its backups are then told apart from
+    another database's by the settings' host, port and name only, without the cluster's id."""
+    if alias is None:
+        return
+    _ident, why = reach(alias)
+    if why is not None:
+        report.add(
+            "backup.identity.unreached",
+            Severity.WARNING,
+            f"the database {alias!r} could not be reached: its backups are matched by host, "
+            "port and name only",
+            "Without the cluster's system identifier, another database at the same address "
+            f"would count as this one. {why}",
+            "Check DATABASE_URL and that the database is up (python manage.py db_health), then "
+            "list again.",
+            rank=5,
+        )
+
+
 def listing(alias: str | None) -> Report:
     report = Report("backup list", kind=REPORT)
     found = scan()
@@ -39,6 +59,7 @@ def listing(alias: str | None) -> Report:
     now = datetime.now(UTC)
     report.extras["backups"] = [{**b.as_row(), "age": _age(b.created_at, now)} for b in backups]
     report.extend(bad_manifest_findings(found.bad))
+    _unreached(alias, report)
     where = identity_label(identity(alias)) if alias is not None else "every database"
     report.add(
         "backup.list",
@@ -57,6 +78,7 @@ def report(alias: str | None, now: datetime | None = None) -> Report:
     found = scan(places)
     backups = select(found.backups.values(), alias)
     out.extend(bad_manifest_findings(found.bad))
+    _unreached(alias, out)
     mine = len(select(found.backups.values(), alias, include_bad=True))
     _others(len(found.backups), mine, out, "counted")
     out.extras["storages"] = [

@@ -13,11 +13,11 @@ from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 
-from ..redact import logger
+from ..redact import logger, mask_text
 from . import vendor
 
 
-def _postgres(alias: str) -> dict[str, Any]:
+def _postgres(alias: str) -> tuple[dict[str, Any], str | None]:
     settings = connections[alias].settings_dict
     facts: dict[str, Any] = {
         "vendor": "postgresql",
@@ -32,20 +32,20 @@ def _postgres(alias: str) -> dict[str, Any]:
             facts["name"] = str(cursor.fetchone()[0])
     except DatabaseError as exc:
         logger.info("database identity of %r from settings only: %s", alias, exc)
-        return facts
+        return facts, mask_text(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
     try:
         with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
             cursor.execute("SELECT system_identifier::text FROM pg_control_system()")
             facts["system_identifier"] = str(cursor.fetchone()[0])
     except DatabaseError as exc:  # no EXECUTE on pg_control_system()
         logger.info("pg_control_system() is not available: %s", exc)
-    return facts
+    return facts, None
 
 
-def _sqlite(alias: str) -> dict[str, Any]:
+def _sqlite(alias: str) -> tuple[dict[str, Any], str | None]:
     name = str(connections[alias].settings_dict.get("NAME") or "")
     memory = not name or name == ":memory:" or name.startswith("file:")
-    return {"vendor": "sqlite", "path": name if memory else os.path.realpath(name)}
+    return {"vendor": "sqlite", "path": name if memory else os.path.realpath(name)}, None
 
 
 _IDENTITY = {"postgresql": _postgres, "sqlite": _sqlite}
@@ -53,6 +53,12 @@ _IDENTITY = {"postgresql": _postgres, "sqlite": _sqlite}
 
 def identity(alias: str) -> dict[str, Any]:
     """The identity of the database ``alias`` points at now."""
+    return reach(alias)[0]
+
+
+def reach(alias: str) -> tuple[dict[str, Any], str | None]:
+    """The identity, and why the database could not be reached when it could not (then the
+    identity is the settings' host, port and name, without the cluster's id)."""
     return _IDENTITY[vendor(alias)](alias)
 
 

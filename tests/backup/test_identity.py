@@ -256,3 +256,26 @@ def test_cleanup__other_databases_backups_are_left_alone(backup_dir, shop_data, 
     assert "3 backup(s) of other databases were left alone" in out
     for name in theirs:
         assert (backup_dir / f"{name}.json").exists()
+
+
+@pytest.mark.postgres
+def test_database_unreachable__list_and_report_warn_that_backups_are_matched_by_name_only(
+    backup_dir, transactional_db, second_database
+):
+    code, out, err = _start(backup_dir, second_database, "backup", "create", "--format", "json")
+    assert code == 0, out + err
+    made = json.loads(out)["backup"]["name"]
+    name = second_database.rsplit("/", 1)[1]
+    with connection.cursor() as cursor:  # the server answers, this database no longer does
+        cursor.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+
+    for command in ("list", "report"):
+        code, out, err = _start(backup_dir, second_database, "backup", command, "--format", "json")
+        result = json.loads(out)
+        unreached = [f for f in result["findings"] if f["id"] == "backup.identity.unreached"]
+        assert len(unreached) == 1, (command, result["findings"])
+        assert unreached[0]["severity"] == "warning" and code == 1
+        assert "host, port and name" in unreached[0]["title"]
+        assert "not currently accepting connections" in unreached[0]["detail"]
+    code, out, err = _start(backup_dir, second_database, "backup", "list", "--format", "json")
+    assert [b["name"] for b in json.loads(out)["backups"]] == [made]
