@@ -351,35 +351,34 @@ def _analyzed_in(schema: str, expected: int) -> int:
         time.sleep(0.2)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_analyze__every_schema_on_two_sessions__and_a_failure_is_raised():
+@pytest.fixture
+def three_tables(transactional_db, request):
+    """Three small tables a, b, c in a schema of their own (named for the test), dropped after."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's ANALYZE")
-    from railops_django.db.postgres import backup as pg_dump
-
+    schema = f"an_{request.node.name[-40:].lower()}".replace("-", "_")
     with connection.cursor() as cursor:
-        cursor.execute("DROP SCHEMA IF EXISTS audit_an CASCADE; CREATE SCHEMA audit_an")
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
         for name in ("a", "b", "c"):
             cursor.execute(
-                f"CREATE TABLE audit_an.{name} AS SELECT g FROM generate_series(1, 500) g"
+                f'CREATE TABLE "{schema}".{name} AS SELECT g FROM generate_series(1, 500) g'
             )
-    try:
-        done = pg_dump.analyze("default")
-        assert done["tables"] >= 3
-        assert _analyzed_in("audit_an", 3) == 3
-        with pytest.raises(Exception, match="missing"):
-            pg_dump.analyze(
-                "default", [("audit_an", "a"), ("audit_an", "missing"), ("audit_an", "b")]
-            )
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP SCHEMA audit_an CASCADE")
+    yield schema
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-@pytest.mark.django_db(transaction=True)
-def test_analyze__no_second_session__the_first_analyzes_every_table(monkeypatch):
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's ANALYZE")
+def test_analyze__every_schema_on_two_sessions__and_a_failure_is_raised(three_tables):
+    from railops_django.db.postgres import backup as pg_dump
+
+    done = pg_dump.analyze("default")
+    assert done["tables"] >= 3
+    assert _analyzed_in(three_tables, 3) == 3
+    with pytest.raises(Exception, match="missing"):
+        pg_dump.analyze("default", [(three_tables, "a"), (three_tables, "missing")])
+
+
+def test_analyze__no_second_session__the_first_analyzes_every_table(three_tables, monkeypatch):
     from railops_django.db.postgres import backup as pg_dump
 
     real_connect, calls = pg_dump.raw_connection, []
@@ -391,16 +390,6 @@ def test_analyze__no_second_session__the_first_analyzes_every_table(monkeypatch)
         return real_connect(alias, dbname)
 
     monkeypatch.setattr(pg_dump, "raw_connection", second_refused)
-    with connection.cursor() as cursor:
-        cursor.execute("DROP SCHEMA IF EXISTS audit_one CASCADE; CREATE SCHEMA audit_one")
-        for name in ("a", "b", "c"):
-            cursor.execute(
-                f"CREATE TABLE audit_one.{name} AS SELECT g FROM generate_series(1, 50) g"
-            )
-    try:
-        done = pg_dump.analyze("default", [("audit_one", n) for n in ("a", "b", "c")])
-        assert len(calls) == 2 and done["tables"] == 3
-        assert _analyzed_in("audit_one", 3) == 3
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP SCHEMA audit_one CASCADE")
+    done = pg_dump.analyze("default", [(three_tables, n) for n in ("a", "b", "c")])
+    assert len(calls) == 2 and done["tables"] == 3
+    assert _analyzed_in(three_tables, 3) == 3
