@@ -54,6 +54,7 @@ from ...child_env import child_env
 from ...redact import logger
 from ...report import CannotRun
 from . import native_stream as stream
+from .native_coverage import TableKeys, check_indexes_constraints, implied, table_keys
 from .params import libpq_params
 
 ENGINE = "native"
@@ -268,6 +269,7 @@ class Coverage:
     run_sql: str  # the applied migrations' RunSQL text, lowercased
     not_covered: list[str] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, TableKeys] = field(default_factory=dict)  # table -> its indexes, constraints
 
     def refuse(self, name: str, kind: str) -> None:
         if name not in self.kinds:
@@ -303,18 +305,23 @@ def _run_sql_text(loader: MigrationLoader, applied: Collection[tuple[str, str]])
 
 
 def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
-    """The tables and columns the ``applied`` migrations create, and their RunSQL."""
+    """The tables, columns, indexes and constraints the ``applied`` migrations create, and
+    their RunSQL."""
     loader, nodes = _loader(applied)
     columns: dict[str, list[str]] = {}
     auto: set[tuple[str, str]] = set()
+    keys: dict[str, TableKeys] = {}
     if nodes:
         state = loader.graph.make_state(nodes=nodes, at_end=True)
-        for model in state.apps.get_models(include_auto_created=True):
+        models = [
+            model
+            for model in state.apps.get_models(include_auto_created=True)
+            if model._meta.can_migrate(connections[alias])
+            and router.allow_migrate_model(alias, model)
+        ]
+        keys = implied(state, models, connections[alias])
+        for model in models:
             meta = model._meta
-            if not (
-                meta.can_migrate(connections[alias]) and router.allow_migrate_model(alias, model)
-            ):
-                continue
             fields = [f for f in meta.local_concrete_fields if f.column]
             columns[meta.db_table] = [str(f.column) for f in fields]
             auto |= {
@@ -322,7 +329,7 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
                 for f in fields
                 if f.get_internal_type() in _AUTO_FIELDS
             }
-    return Coverage(sorted(columns), columns, auto, _run_sql_text(loader, applied))
+    return Coverage(sorted(columns), columns, auto, _run_sql_text(loader, applied), keys=keys)
 
 
 def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
@@ -335,7 +342,10 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
     - views, materialized views and sequences no applied RunSQL creates (owned sequences of
       auto fields excepted: the migrations create those);
     - columns of covered tables that the migrations do not create (generated ones included);
-    - functions, triggers and standalone types no applied RunSQL names.
+    - functions, triggers and standalone types no applied RunSQL names;
+    - indexes and constraints (primary keys, unique, foreign keys, checks, exclusions) of the
+      covered tables that the migration state does not define and no applied RunSQL names,
+      matched by definition for Django's own (see ``native_coverage``).
     """
     member = (
         "EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = %s::regclass AND e.objid = {oid} "
@@ -385,6 +395,8 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
             if column not in expected:
                 cover.refuse(f"{table}.{column}", "column no migration creates")
     _check_routines_triggers_types(cur, cover, member)
+    covered = [t for t in present if t in cover.columns]
+    check_indexes_constraints(cur, cover.keys, covered, cover.mentioned, cover.refuse)
 
 
 _ROUTINE_KINDS = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window function"}
@@ -724,6 +736,9 @@ def dump(
                 covered.add(MIGRATIONS_TABLE)
                 cover.columns[MIGRATIONS_TABLE] = _all_columns(cur, MIGRATIONS_TABLE)
                 cover.auto_columns.add((MIGRATIONS_TABLE, "id"))  # the recorder's own serial
+                cover.keys[MIGRATIONS_TABLE] = table_keys(
+                    MigrationRecorder.Migration, connections[alias]
+                )
             _check_coverage(cur, cover, present)
             for table in present:
                 if table not in covered:
