@@ -182,3 +182,14 @@ def test_dump__same_index_made_by_hand_without_the_run_sql__refused(racks):
     with pytest.raises(pg_native.PartialBackup) as caught:
         pg_native.dump(racks.alias, io.BytesIO())
     assert caught.value.tables == [f"index rack_title_in_stock_idx on {RACK}"]
+
+
+def test_dump__matview_and_index_a_run_python_creates_with_sql__not_refused(scratch, settings):
+    settings.MIGRATION_MODULES = {APP: "tests.native.run_python_migrations"}
+    db = scratch()
+    call_command("migrate", APP, database=db.alias, verbosity=0, interactive=False)
+    db.close()
+    db.sql("INSERT INTO railops_testapp_shelf (name) VALUES ('a'), ('b')")
+    info = pg_native.dump(db.alias, io.BytesIO())
+    assert info["not_covered"] == []
+    assert info["matviews"] == ["shelf_names"]  # refreshed after the rows are restored

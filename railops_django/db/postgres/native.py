@@ -32,6 +32,7 @@ The info dict ``dump`` returns (JSON-serialisable, no credentials), for the mani
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -266,7 +267,7 @@ class Coverage:
     tables: list[str]  # current-schema tables to COPY
     columns: dict[str, list[str]]  # table -> the columns the migrations create
     auto_columns: set[tuple[str, str]]  # (table, column) of auto fields: their sequences
-    run_sql: str  # the applied migrations' RunSQL text, lowercased
+    run_sql: str  # the applied migrations' RunSQL text and RunPython source, lowercased
     not_covered: list[str] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)
     keys: dict[str, TableKeys] = field(default_factory=dict)  # table -> its indexes, constraints
@@ -277,13 +278,20 @@ class Coverage:
             self.kinds[name] = kind
 
     def mentioned(self, name: str) -> bool:
-        """True when an applied migration's RunSQL names ``name`` (so migrating recreates it)."""
+        """True when an applied migration's RunSQL (or RunPython forward code) names ``name``,
+        so migrating recreates it."""
         return re.search(rf"(?<![\w$]){re.escape(name.lower())}(?![\w$])", self.run_sql) is not None
 
 
 def _run_sql_text(loader: MigrationLoader, applied: Collection[tuple[str, str]]) -> str:
-    """The SQL of every RunSQL in the ``applied`` migrations, lowercased, one string."""
-    from django.db.migrations.operations import RunSQL, SeparateDatabaseAndState
+    """The SQL of every RunSQL in the ``applied`` migrations, and the source of every
+    RunPython's forward function, lowercased, one string.
+
+    A RunPython that executes SQL recreates what it names when restore migrates, as a RunSQL
+    does: django-oscar's catalogue 0030 creates its materialized view with ``cursor.execute``.
+    Its reverse function is left out (it names what it drops).
+    """
+    from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
 
     parts: list[str] = []
 
@@ -296,6 +304,9 @@ def _run_sql_text(loader: MigrationLoader, applied: Collection[tuple[str, str]])
                 items = [sql] if isinstance(sql, str) else list(sql)
                 for item in items:
                     parts.append(str(item[0] if isinstance(item, list | tuple) else item))
+            elif isinstance(operation, RunPython):
+                with contextlib.suppress(OSError, TypeError):  # no source (a .pyc, a builtin)
+                    parts.append(inspect.getsource(operation.code))
 
     for key in sorted(applied):
         migration = loader.disk_migrations.get(key)  # a replaced one too
