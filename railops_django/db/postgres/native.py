@@ -55,7 +55,13 @@ from ...child_env import child_env
 from ...redact import logger
 from ...report import CannotRun
 from . import native_stream as stream
-from .native_coverage import TableKeys, check_indexes_constraints, implied, table_keys
+from .native_coverage import (
+    TableKeys,
+    check_indexes_constraints,
+    implied,
+    leftover_names,
+    table_keys,
+)
 from .params import libpq_params
 
 ENGINE = "native"
@@ -271,6 +277,7 @@ class Coverage:
     not_covered: list[str] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)
     keys: dict[str, TableKeys] = field(default_factory=dict)  # table -> its indexes, constraints
+    leftovers: set[str] = field(default_factory=set)  # see native_coverage.leftover_names
 
     def refuse(self, name: str, kind: str) -> None:
         if name not in self.kinds:
@@ -322,15 +329,18 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
     columns: dict[str, list[str]] = {}
     auto: set[tuple[str, str]] = set()
     keys: dict[str, TableKeys] = {}
+    leftovers: set[str] = set()
+
+    def migrates(model: Any) -> bool:
+        return bool(
+            model._meta.can_migrate(connections[alias]) and router.allow_migrate_model(alias, model)
+        )
+
     if nodes:
         state = loader.graph.make_state(nodes=nodes, at_end=True)
-        models = [
-            model
-            for model in state.apps.get_models(include_auto_created=True)
-            if model._meta.can_migrate(connections[alias])
-            and router.allow_migrate_model(alias, model)
-        ]
+        models = [m for m in state.apps.get_models(include_auto_created=True) if migrates(m)]
         keys = implied(state, models, connections[alias])
+        leftovers = leftover_names(loader, nodes, connections[alias], migrates)
         for model in models:
             meta = model._meta
             fields = [f for f in meta.local_concrete_fields if f.column]
@@ -340,7 +350,8 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
                 for f in fields
                 if f.get_internal_type() in _AUTO_FIELDS
             }
-    return Coverage(sorted(columns), columns, auto, _run_sql_text(loader, applied), keys=keys)
+    run_sql = _run_sql_text(loader, applied)
+    return Coverage(sorted(columns), columns, auto, run_sql, keys=keys, leftovers=leftovers)
 
 
 def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
@@ -407,7 +418,9 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
                 cover.refuse(f"{table}.{column}", "column no migration creates")
     _check_routines_triggers_types(cur, cover, member)
     covered = [t for t in present if t in cover.columns]
-    check_indexes_constraints(cur, cover.keys, covered, cover.mentioned, cover.refuse)
+    check_indexes_constraints(
+        cur, cover.keys, covered, cover.mentioned, cover.refuse, cover.leftovers
+    )
 
 
 _ROUTINE_KINDS = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window function"}
