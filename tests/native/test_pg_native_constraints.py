@@ -84,6 +84,13 @@ CASES = [
         "foreign key no migration creates",
         id="foreign_key",
     ),
+    pytest.param(  # a twin of Django's own foreign key on order_id, but cascading
+        "ALTER TABLE orders_orderitem ADD CONSTRAINT orderitem_order_cascade "
+        "FOREIGN KEY (order_id) REFERENCES orders_order (id) ON DELETE CASCADE",
+        "constraint orderitem_order_cascade on orders_orderitem",
+        "foreign key no migration creates",
+        id="foreign_key_twin",
+    ),
     pytest.param(  # slug is unique in the state: an exclusion constraint is still another thing
         "ALTER TABLE shop_category ADD CONSTRAINT category_slug_excl "
         "EXCLUDE USING btree (slug WITH =)",

@@ -56,8 +56,9 @@ from ...redact import logger
 from ...report import CannotRun
 from . import native_stream as stream
 from .native_coverage import (
-    TableKeys,
+    Expected,
     check_indexes_constraints,
+    generated_names,
     implied,
     leftover_names,
     table_keys,
@@ -276,8 +277,7 @@ class Coverage:
     run_sql: str  # the applied migrations' RunSQL text and RunPython source, lowercased
     not_covered: list[str] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)
-    keys: dict[str, TableKeys] = field(default_factory=dict)  # table -> its indexes, constraints
-    leftovers: set[str] = field(default_factory=set)  # see native_coverage.leftover_names
+    expected: Expected = field(default_factory=Expected)  # the indexes and constraints
 
     def refuse(self, name: str, kind: str) -> None:
         if name not in self.kinds:
@@ -328,8 +328,7 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
     loader, nodes = _loader(applied)
     columns: dict[str, list[str]] = {}
     auto: set[tuple[str, str]] = set()
-    keys: dict[str, TableKeys] = {}
-    leftovers: set[str] = set()
+    expected = Expected()
 
     def migrates(model: Any) -> bool:
         return bool(
@@ -340,7 +339,11 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
         state = loader.graph.make_state(nodes=nodes, at_end=True)
         models = [m for m in state.apps.get_models(include_auto_created=True) if migrates(m)]
         keys = implied(state, models, connections[alias])
-        leftovers = leftover_names(loader, nodes, connections[alias], migrates)
+        expected = Expected(
+            keys,
+            leftover_names(loader, nodes, connections[alias], migrates),
+            generated_names(keys, connections[alias]),
+        )
         for model in models:
             meta = model._meta
             fields = [f for f in meta.local_concrete_fields if f.column]
@@ -351,7 +354,7 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
                 if f.get_internal_type() in _AUTO_FIELDS
             }
     run_sql = _run_sql_text(loader, applied)
-    return Coverage(sorted(columns), columns, auto, run_sql, keys=keys, leftovers=leftovers)
+    return Coverage(sorted(columns), columns, auto, run_sql, expected=expected)
 
 
 def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
@@ -418,9 +421,7 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
                 cover.refuse(f"{table}.{column}", "column no migration creates")
     _check_routines_triggers_types(cur, cover, member)
     covered = [t for t in present if t in cover.columns]
-    check_indexes_constraints(
-        cur, cover.keys, covered, cover.mentioned, cover.refuse, cover.leftovers
-    )
+    check_indexes_constraints(cur, cover.expected, covered, cover.mentioned, cover.refuse)
 
 
 _ROUTINE_KINDS = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window function"}
@@ -760,7 +761,7 @@ def dump(
                 covered.add(MIGRATIONS_TABLE)
                 cover.columns[MIGRATIONS_TABLE] = _all_columns(cur, MIGRATIONS_TABLE)
                 cover.auto_columns.add((MIGRATIONS_TABLE, "id"))  # the recorder's own serial
-                cover.keys[MIGRATIONS_TABLE] = table_keys(
+                cover.expected.keys[MIGRATIONS_TABLE] = table_keys(
                     MigrationRecorder.Migration, connections[alias]
                 )
             _check_coverage(cur, cover, present)

@@ -15,7 +15,8 @@ This module imports nothing from ``native``; ``native`` imports it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +31,20 @@ class TableKeys:
     """What the migration state makes PostgreSQL hold on one table, by definition."""
 
     primary: Columns = ()
-    unique: set[Columns] = field(default_factory=set)  # unique constraints (and the pk)
+    unique: Counter[Columns] = field(default_factory=Counter)  # unique constraints, how many
     indexed: set[Columns] = field(default_factory=set)  # what a plain index may be on
     foreign: set[tuple[Columns, str, Columns]] = field(default_factory=set)  # cols, to, to cols
     checks: dict[str, set[str]] = field(default_factory=dict)  # column -> normalised CHECKs
     names: set[str] = field(default_factory=set)  # Meta.indexes and Meta.constraints names
+
+
+@dataclass
+class Expected:
+    """What restoring rebuilds, for ``check_indexes_constraints``."""
+
+    keys: dict[str, TableKeys] = field(default_factory=dict)  # by table, from the final state
+    leftovers: set[str] = field(default_factory=set)  # see leftover_names
+    generated: set[str] = field(default_factory=set)  # generated_names of ``keys``
 
 
 def _norm_check(definition: str) -> str:
@@ -59,13 +69,13 @@ def table_keys(
     pk_fields = getattr(meta, "pk_fields", [meta.pk])
     keys.primary = tuple(str(f.column) for f in pk_fields if f.column)
     if keys.primary:
-        keys.unique.add(keys.primary)
+        keys.unique[keys.primary] += 1
     for f in meta.local_concrete_fields:
         if not f.column:
             continue
         column = (str(f.column),)
-        if f.unique:
-            keys.unique.add(column)
+        if f.unique and not f.primary_key:
+            keys.unique[column] += 1
         if f.db_index or f.unique:
             keys.indexed.add(column)
         if isinstance(f, ForeignKey) and getattr(f, "db_constraint", True):
@@ -75,7 +85,7 @@ def table_keys(
         if check:
             keys.checks.setdefault(column[0], set()).add(_norm_check(f"CHECK ({check})"))
     for together in meta.unique_together:
-        keys.unique.add(columns(together))
+        keys.unique[columns(together)] += 1
     for together in index_together:
         keys.indexed.add(columns(together))
     for index in meta.indexes:
@@ -89,8 +99,8 @@ def table_keys(
         if isinstance(constraint, UniqueConstraint) and constraint.fields:
             options = [getattr(constraint, o, None) for o in ("condition", "include", "opclasses")]
             if not any(options):
-                keys.unique.add(columns(constraint.fields))
-    keys.indexed |= keys.unique
+                keys.unique[columns(constraint.fields)] += 1
+    keys.indexed |= set(keys.unique)
     return keys
 
 
@@ -137,8 +147,11 @@ def leftover_names(
         parents = sorted(parent.key for parent in loader.graph.node_map[key].parents)
         if not parents:
             continue
-        state = loader.graph.make_state(nodes=parents, at_end=True)
-        models = [m for m in state.apps.get_models(include_auto_created=True) if migrates(m)]
+        try:
+            state = loader.graph.make_state(nodes=parents, at_end=True)
+            models = [m for m in state.apps.get_models(include_auto_created=True) if migrates(m)]
+        except (LookupError, ValueError):  # a state that does not render: no names from it
+            continue
         found |= generated_names(implied(state, models, connection), connection)
     return found
 
@@ -216,27 +229,30 @@ _CONSTRAINT_KINDS = {
 
 def check_indexes_constraints(
     cur: Any,
-    keys: dict[str, TableKeys],
+    expected: Expected,
     tables: list[str],
     mentioned: Callable[[str], bool],
     refuse: Callable[[str, str], None],
-    leftovers: Collection[str] = (),
 ) -> None:
-    """``refuse`` each index and constraint on ``tables`` that neither the state (``keys``)
-    explains nor an applied RunSQL names (``mentioned``).
+    """``refuse`` each index and constraint on ``tables`` that neither the state
+    (``expected``) explains nor an applied RunSQL names (``mentioned``).
 
     An index that implements a primary key, unique or exclusion constraint is judged with its
-    constraint. A plain index (btree over columns, ascending, default or pattern opclasses, no
-    INCLUDE, no predicate) is explained by its columns: a unique one when the state makes those
-    columns unique, any other when the state indexes or constrains them (Django's ``_like``
-    twins). Anything else only by its name; ``leftovers`` (``leftover_names``) too.
+    constraint. A plain index (btree over columns, ascending, default or pattern opclasses, same
+    collation, no INCLUDE, no predicate) is explained by its columns: a unique one when the
+    state makes those columns unique, any other when the state indexes or constrains them
+    (Django's ``_like`` twins). Anything else only by its name, ``expected.leftovers`` too.
+
+    Each constraint of the state explains one constraint only, and Django's names go first: a
+    hand-made twin of a Django foreign key with ``ON DELETE CASCADE`` is refused by its name.
     """
     if not tables:
         return
+    keys = expected.keys
     cur.execute(_INDEXES, [list(_DJANGO_OPCLASSES), tables])
     for table, name, unique, expression, partial, btree, cols in cur.fetchall():
         have = keys.get(table, TableKeys())
-        if name in have.names or name in leftovers or mentioned(name):
+        if name in have.names or name in expected.leftovers or mentioned(name):
             continue
         plain = btree and not expression and not partial
         if plain and tuple(cols) in (have.unique if unique else have.indexed):
@@ -247,37 +263,43 @@ def check_indexes_constraints(
             if on
         )
         refuse(f"index {name} on {table}", f"{kind} index no migration creates".lstrip())
+    budget: Counter[tuple[Any, ...]] = Counter()
+    for table, have in keys.items():
+        budget[("p", table, have.primary)] += 1
+        budget.update({("u", table, cols): n for cols, n in have.unique.items()})
+        budget.update(("f", table, *foreign) for foreign in have.foreign)
+        budget.update(("c", table, col, c) for col, checks in have.checks.items() for c in checks)
     cur.execute(_CONSTRAINTS, [tables])
-    for table, name, contype, definition, to_table, cols, to_cols in cur.fetchall():
+    found = sorted(cur.fetchall(), key=lambda row: (row[1] not in expected.generated, row[:2]))
+    for table, name, contype, definition, to_table, cols, to_cols in found:
         have = keys.get(table, TableKeys())
-        if (
-            name in have.names
-            or name in leftovers
-            or mentioned(name)
-            or _explained(have, contype, definition, cols, to_table, to_cols)
-        ):
+        if name in have.names or name in expected.leftovers or mentioned(name):
+            continue
+        key = _key(table, contype, definition, tuple(cols), to_table, tuple(to_cols or ()))
+        if key is not None and budget[key] > 0:
+            budget[key] -= 1
             continue
         refuse(
             f"constraint {name} on {table}", f"{_CONSTRAINT_KINDS[contype]} no migration creates"
         )
 
 
-def _explained(
-    have: TableKeys,
+def _key(
+    table: str,
     contype: str,
     definition: str,
-    cols: list[str],
+    cols: Columns,
     to_table: str | None,
-    to_cols: list[str] | None,
-) -> bool:
-    columns = tuple(cols)
+    to_cols: Columns,
+) -> tuple[Any, ...] | None:
+    """The state key a constraint would be, when its definition is one Django makes."""
     if contype == "p":
-        return columns == have.primary
-    if contype == "u":
-        # Django's are bare: no INCLUDE, NULLS NOT DISTINCT or DEFERRABLE (those are named)
-        return columns in have.unique and re.fullmatch(r"UNIQUE \([^()]*\)", definition) is not None
+        return ("p", table, cols)
+    # Django's unique ones are bare: no INCLUDE, NULLS NOT DISTINCT, DEFERRABLE, WITHOUT OVERLAPS
+    if contype == "u" and re.fullmatch(r"UNIQUE \([^()]*\)", definition):
+        return None if "WITHOUT OVERLAPS" in definition else ("u", table, cols)
     if contype == "f":
-        return (columns, str(to_table), tuple(to_cols or ())) in have.foreign
-    if contype == "c" and len(columns) == 1:
-        return _norm_check(definition) in have.checks.get(columns[0], set())
-    return False
+        return ("f", table, cols, str(to_table), to_cols)
+    if contype == "c" and len(cols) == 1:
+        return ("c", table, cols[0], _norm_check(definition))
+    return None
