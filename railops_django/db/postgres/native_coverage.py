@@ -7,7 +7,8 @@ names it generates drift (a RenameField or a RenameModel keeps the old name, nam
 columns, PostgreSQL gets a ``_like`` twin of every indexed text column), so matching names
 would refuse half of a long-lived project. Only what the state names (``Meta.indexes``,
 ``Meta.constraints``) and what an applied ``RunSQL`` names are matched by name, which covers
-expression and partial indexes, opclasses, GIN and GiST, check and exclusion constraints.
+expression and partial indexes, opclasses, GIN and GiST, check and exclusion constraints; and
+what a state-only change left in the database, by the name Django gave it (``leftover_names``).
 
 This module imports nothing from ``native``; ``native`` imports it.
 """
