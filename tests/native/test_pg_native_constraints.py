@@ -13,6 +13,7 @@ import io
 import pytest
 from django.core.management import call_command
 
+from railops_django.backup import schedule
 from railops_django.db.postgres import native as pg_native
 
 from .seed import seed
@@ -218,3 +219,17 @@ def test_dump__keys_a_state_only_change_forgot_on_a_renamed_table__not_refused(s
     with pytest.raises(pg_native.PartialBackup) as caught:
         pg_native.dump(db.alias, io.BytesIO())
     assert caught.value.tables == [f"index rack_code_idx on {RACK}"]
+
+
+def test_backup_create__allow_partial_with_hand_made_index__warning_names_it(
+    scratch, settings, tmp_path
+):
+    settings.RAILOPS = {"BACKUP_DIR": str(tmp_path / "backups"), "BACKUP_ENGINE": "native"}
+    db = scratch()
+    db.sql("CREATE INDEX orders_created_idx ON orders_order (created_at)")
+
+    report = schedule.create_report(db.alias, "manual", allow_partial=True)
+
+    [partial] = [f for f in report.findings if f.id == "backup.partial"]
+    assert partial.title == "1 object(s) left out: the migrations do not rebuild them"
+    assert partial.detail == "index orders_created_idx on orders_order"
