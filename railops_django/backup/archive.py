@@ -387,10 +387,11 @@ def _create_findings(name: str, manifest: dict[str, Any], places: list[Place]) -
             Finding(
                 "backup.partial",
                 Severity.WARNING,
-                f"{len(info['not_covered'])} table(s) left out: no migration creates them",
+                f"{len(info['not_covered'])} object(s) left out: the migrations do not rebuild "
+                "them",
                 ", ".join(info["not_covered"][:20]),
-                "Create them through migrations (or keep a pg_dump backup for them): the native "
-                "engine restores only what the migrations rebuild.",
+                "Create them through migrations (a RunSQL naming them), or keep a pg_dump backup "
+                "for them: the native engine restores only what the migrations rebuild.",
                 rank=20,
             )
         )

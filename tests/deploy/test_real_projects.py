@@ -365,3 +365,20 @@ def test_wagtail__native_backup__restore_test_passes_and_leaves_the_site_alone(
     assert site.query(counts) == before
     leftovers = site.query("SELECT datname FROM pg_database WHERE datname LIKE 'railops_verify_%'")
     assert leftovers == []
+
+
+def test_oscar__native_backup__create_exit_0_with_nothing_left_out(tmp_path, scratch_url):
+    # Oscar's migrations are the false-alarm test of the native engine's index and constraint
+    # check: renamed fields and models, unique_together, index_together, Meta.indexes,
+    # treebeard paths, PositiveIntegerField checks. Every one the migrations make is explained.
+    shop = oscar_shop(tmp_path, scratch_url)
+    shop.env["RAILOPS_BACKUP_ENGINE"] = "native"
+    migrated = shop.manage("migrate", "--noinput")
+    assert migrated.returncode == 0, migrated.stderr[-2000:]
+
+    created, code = shop.json("backup", "create")
+
+    assert code == 0, [(f["id"], f["title"], f.get("detail")) for f in created["findings"]]
+    manifests = [json.loads(p.read_text()) for p in (shop.path / "backups").rglob("*.json")]
+    infos = [m["engine_info"] for m in manifests if isinstance(m, dict) and "engine_info" in m]
+    assert [info["not_covered"] for info in infos] == [[]]

@@ -32,6 +32,7 @@ The info dict ``dump`` returns (JSON-serialisable, no credentials), for the mani
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -54,6 +55,14 @@ from ...child_env import child_env
 from ...redact import logger
 from ...report import CannotRun
 from . import native_stream as stream
+from .native_coverage import (
+    Expected,
+    check_indexes_constraints,
+    generated_names,
+    implied,
+    leftover_names,
+    table_keys,
+)
 from .params import libpq_params
 
 ENGINE = "native"
@@ -265,9 +274,10 @@ class Coverage:
     tables: list[str]  # current-schema tables to COPY
     columns: dict[str, list[str]]  # table -> the columns the migrations create
     auto_columns: set[tuple[str, str]]  # (table, column) of auto fields: their sequences
-    run_sql: str  # the applied migrations' RunSQL text, lowercased
+    run_sql: str  # the applied migrations' RunSQL text and RunPython source, lowercased
     not_covered: list[str] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)
+    expected: Expected = field(default_factory=Expected)  # the indexes and constraints
 
     def refuse(self, name: str, kind: str) -> None:
         if name not in self.kinds:
@@ -275,13 +285,20 @@ class Coverage:
             self.kinds[name] = kind
 
     def mentioned(self, name: str) -> bool:
-        """True when an applied migration's RunSQL names ``name`` (so migrating recreates it)."""
+        """True when an applied migration's RunSQL (or RunPython forward code) names ``name``,
+        so migrating recreates it."""
         return re.search(rf"(?<![\w$]){re.escape(name.lower())}(?![\w$])", self.run_sql) is not None
 
 
 def _run_sql_text(loader: MigrationLoader, applied: Collection[tuple[str, str]]) -> str:
-    """The SQL of every RunSQL in the ``applied`` migrations, lowercased, one string."""
-    from django.db.migrations.operations import RunSQL, SeparateDatabaseAndState
+    """The SQL of every RunSQL in the ``applied`` migrations, and the source of every
+    RunPython's forward function, lowercased, one string.
+
+    A RunPython that executes SQL recreates what it names when restore migrates, as a RunSQL
+    does: django-oscar's catalogue 0030 creates its materialized view with ``cursor.execute``.
+    Its reverse function is left out (it names what it drops).
+    """
+    from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
 
     parts: list[str] = []
 
@@ -294,6 +311,9 @@ def _run_sql_text(loader: MigrationLoader, applied: Collection[tuple[str, str]])
                 items = [sql] if isinstance(sql, str) else list(sql)
                 for item in items:
                     parts.append(str(item[0] if isinstance(item, list | tuple) else item))
+            elif isinstance(operation, RunPython):
+                with contextlib.suppress(OSError, TypeError):  # no source (a .pyc, a builtin)
+                    parts.append(inspect.getsource(operation.code))
 
     for key in sorted(applied):
         migration = loader.disk_migrations.get(key)  # a replaced one too
@@ -303,18 +323,29 @@ def _run_sql_text(loader: MigrationLoader, applied: Collection[tuple[str, str]])
 
 
 def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
-    """The tables and columns the ``applied`` migrations create, and their RunSQL."""
+    """The tables, columns, indexes and constraints the ``applied`` migrations create, and
+    their RunSQL."""
     loader, nodes = _loader(applied)
     columns: dict[str, list[str]] = {}
     auto: set[tuple[str, str]] = set()
+    expected = Expected()
+
+    def migrates(model: Any) -> bool:
+        return bool(
+            model._meta.can_migrate(connections[alias]) and router.allow_migrate_model(alias, model)
+        )
+
     if nodes:
         state = loader.graph.make_state(nodes=nodes, at_end=True)
-        for model in state.apps.get_models(include_auto_created=True):
+        models = [m for m in state.apps.get_models(include_auto_created=True) if migrates(m)]
+        keys = implied(state, models, connections[alias])
+        expected = Expected(
+            keys,
+            leftover_names(loader, nodes, connections[alias], migrates),
+            generated_names(keys, connections[alias]),
+        )
+        for model in models:
             meta = model._meta
-            if not (
-                meta.can_migrate(connections[alias]) and router.allow_migrate_model(alias, model)
-            ):
-                continue
             fields = [f for f in meta.local_concrete_fields if f.column]
             columns[meta.db_table] = [str(f.column) for f in fields]
             auto |= {
@@ -322,7 +353,8 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
                 for f in fields
                 if f.get_internal_type() in _AUTO_FIELDS
             }
-    return Coverage(sorted(columns), columns, auto, _run_sql_text(loader, applied))
+    run_sql = _run_sql_text(loader, applied)
+    return Coverage(sorted(columns), columns, auto, run_sql, expected=expected)
 
 
 def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
@@ -335,7 +367,10 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
     - views, materialized views and sequences no applied RunSQL creates (owned sequences of
       auto fields excepted: the migrations create those);
     - columns of covered tables that the migrations do not create (generated ones included);
-    - functions, triggers and standalone types no applied RunSQL names.
+    - functions, triggers and standalone types no applied RunSQL names;
+    - indexes and constraints (primary keys, unique, foreign keys, checks, exclusions) of the
+      covered tables that the migration state does not define and no applied RunSQL names,
+      matched by definition for Django's own (see ``native_coverage``).
     """
     member = (
         "EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = %s::regclass AND e.objid = {oid} "
@@ -385,6 +420,8 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
             if column not in expected:
                 cover.refuse(f"{table}.{column}", "column no migration creates")
     _check_routines_triggers_types(cur, cover, member)
+    covered = [t for t in present if t in cover.columns]
+    check_indexes_constraints(cur, cover.expected, covered, cover.mentioned, cover.refuse)
 
 
 _ROUTINE_KINDS = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window function"}
@@ -724,6 +761,9 @@ def dump(
                 covered.add(MIGRATIONS_TABLE)
                 cover.columns[MIGRATIONS_TABLE] = _all_columns(cur, MIGRATIONS_TABLE)
                 cover.auto_columns.add((MIGRATIONS_TABLE, "id"))  # the recorder's own serial
+                cover.expected.keys[MIGRATIONS_TABLE] = table_keys(
+                    MigrationRecorder.Migration, connections[alias]
+                )
             _check_coverage(cur, cover, present)
             for table in present:
                 if table not in covered:
