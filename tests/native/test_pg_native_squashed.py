@@ -9,6 +9,7 @@ the insert to fit, a stray "Root" page committed there).
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -17,6 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import override_settings
 
 from railops_django import backup, render
+from railops_django.db.postgres import native as pg_native
 from railops_django.db.postgres.backup_native import AllTo, migrations_see
 
 pytestmark = pytest.mark.postgres
@@ -89,3 +91,24 @@ def test_restore_test__migration_writes_to_default_alias__rows_reach_the_scratch
         cursor.execute("SELECT to_regclass(%s)", [SHELF])
         assert cursor.fetchone() == (None,)  # nothing was created on the live default
     assert db.sql(f"SELECT name FROM {SHELF}") == [("seed",)]
+
+
+def test_restore__recorded_name_only_a_squash_replaces__restored_through_the_squash(
+    scratch, settings
+):
+    settings.MIGRATION_MODULES = {APP: "tests.native.renamed_by_replaces_migrations"}
+    db = scratch()
+    call_command("migrate", APP, database=db.alias, verbosity=0, interactive=False)
+    db.close()
+    recorded = db.sql(f"SELECT name FROM django_migrations WHERE app = '{APP}' ORDER BY name")
+    assert recorded == [("0001_initial",), ("0002_new_name",), ("0002_old_name",)]
+    db.sql(f"INSERT INTO {SHELF} (name) VALUES ('added')")
+    before = db.checksums()
+    out = io.BytesIO()
+    info = pg_native.dump(db.alias, out)
+    out.seek(0)
+    db.recreate_empty()
+
+    pg_native.restore(db.alias, out, info)
+
+    assert db.checksums() == before

@@ -853,8 +853,12 @@ def _migration_targets(
     CannotRun names the first recorded migration the code does not have.
     """
     loader = executor.loader
+    # A squash stands for what it replaces, shipped or not: django-oscar's basket
+    # 0010_convert_to_valid_json replaces a 0010_json_basket_option that is no longer a file
+    # (a rename by ``replaces``), and migrate recorded both names.
+    replaced = {key for m in loader.disk_migrations.values() for key in m.replaces or ()}
     for key in sorted(recorded):
-        if key not in loader.disk_migrations:
+        if key not in loader.disk_migrations and key not in replaced:
             raise CannotRun(
                 f"the backup was taken with migration {key[0]}.{key[1]}, which this code does "
                 f"not have: deploy the code the backup was taken with (it has "
