@@ -225,6 +225,31 @@ def test_restore__row_count_differs_from_manifest__fails_and_rolls_back(scratch)
     assert target.sql("SELECT count(*) FROM shop_product") == [(0,)]
 
 
+def _sequence_positions(db) -> list[tuple]:
+    return db.sql(
+        "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' "
+        "AND last_value IS NOT NULL ORDER BY 1"
+    )
+
+
+def test_restore__fails_after_loading_into_a_live_database__sequences_left_as_they_were(scratch):
+    # setval() is not undone by a rollback: the failed restore rewound every id sequence to the
+    # backup's while the rows stayed, and the app's next insert hit a duplicate key.
+    db = scratch()
+    seed(db.alias, n=5)
+    out, info = _dump(db.alias)
+    db.sql("INSERT INTO auth_group (name) SELECT 'later ' || g FROM generate_series(1, 3) g")
+    before = _sequence_positions(db)  # the app went on: later ids
+    info["tables"]["auth_user"]["rows"] += 1
+
+    with pytest.raises(pg_native.RestoreFailed, match="row counts differ"):
+        pg_native.restore(db.alias, out, info)
+
+    assert _sequence_positions(db) == before
+    (next_id,) = db.sql("SELECT max(id) + 1 FROM auth_group")[0]
+    assert db.sql("INSERT INTO auth_group (name) VALUES ('after') RETURNING id") == [(next_id,)]
+
+
 def test_engine__no_client_binaries_on_path__round_trip_still_exact(scratch, monkeypatch, tmp_path):
     db = scratch()
     seed(db.alias, n=5)

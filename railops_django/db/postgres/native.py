@@ -1004,18 +1004,24 @@ def _drop_indexes(cur: Any, tables: list[str]) -> list[str]:
 
 
 def _set_sequences(cur: Any, sequences: dict[str, dict[str, Any]]) -> None:
+    """Each sequence to the backup's position, undone with the transaction if it rolls back.
+
+    ``setval()`` alone is not transactional: a restore failing after it (row counts, a
+    matview, Ctrl-C before COMMIT) left the live rows but rewound their sequences, and the
+    app's next insert hit a duplicate key. ``ALTER SEQUENCE ... RESTART`` gives the sequence a
+    new file in this transaction, which a rollback discards with the ``setval`` made on it.
+    """
     for name, sequence in sequences.items():
         if sequence.get("table") is None:  # created by a migration's RunSQL: found by name
+            target = quote(name)
+        else:
             cur.execute(
-                "SELECT setval(%s::regclass, %s, %s)",
-                [quote(name), sequence["value"], sequence["is_called"]],
+                "SELECT coalesce(pg_get_serial_sequence(%s, %s), %s)",
+                [quote(sequence["table"]), sequence["column"], quote(name)],
             )
-            continue
-        cur.execute(
-            "SELECT coalesce(pg_get_serial_sequence(%s, %s), %s)",
-            [quote(sequence["table"]), sequence["column"], quote(name)],
-        )
-        target = cur.fetchone()[0]
+            target = cur.fetchone()[0]
+        cur.execute("SELECT %s::regclass::text", [target])
+        cur.execute(f"ALTER SEQUENCE {cur.fetchone()[0]} RESTART")
         cur.execute(
             "SELECT setval(%s::regclass, %s, %s)",
             [target, sequence["value"], sequence["is_called"]],
