@@ -177,8 +177,13 @@ def create(
     schema_only: bool = False,
     allow_partial: bool = False,
     progress: Callable[[int], None] | None = None,
+    safety_for: str | None = None,
 ) -> BackupResult:
-    """Dump ``alias`` into every configured storage; raise BackupFailed if any part fails."""
+    """Dump ``alias`` into every configured storage; raise BackupFailed if any part fails.
+
+    ``safety_for`` marks the safety copy of a state about to be replaced (by a restore, a
+    recovery): what replaces it, in words. ``restore --latest`` passes such backups by.
+    """
     tier = check_tier(tier)
     places = storage.configured()
     engine = backup_engine.for_alias(alias)
@@ -208,6 +213,7 @@ def create(
                 schema_only=schema_only,
                 allow_partial=allow_partial,
                 progress=progress,
+                safety_for=safety_for,
             )
         finally:
             claim.release()
@@ -225,6 +231,7 @@ def _create_claimed(
     schema_only: bool,
     allow_partial: bool,
     progress: Callable[[int], None] | None,
+    safety_for: str | None = None,
 ) -> BackupResult:
     clock = time.monotonic()
     database = identity(alias)
@@ -272,6 +279,7 @@ def _create_claimed(
             "vendor": vendor(alias),
             "database": database,
             "tier": tier,
+            **({"safety_for": safety_for} if safety_for else {}),
             "created_at": started.isoformat(),
             "duration_s": round(time.monotonic() - clock, 3),
             "engine": engine.NAME,

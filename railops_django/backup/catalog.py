@@ -48,6 +48,12 @@ class Backup:
         return str(self.manifest.get("tier", "manual"))
 
     @property
+    def safety_for(self) -> str:
+        """What replaced the state this backup keeps, when it is a restore's or a recovery's
+        safety copy; empty otherwise."""
+        return str(self.manifest.get("safety_for") or "")
+
+    @property
     def alias(self) -> str:
         return str(self.manifest.get("alias", ""))
 
@@ -214,6 +220,7 @@ def validate(data: Any, filename: str) -> dict[str, Any]:
         raise ManifestInvalid(f"created_at {created!r} is not an ISO 8601 time") from None
     _need(when.tzinfo is not None, f"created_at {created!r} has no time zone")
     _need(isinstance(data.get("schema_only", False), bool), "schema_only is not true/false")
+    _need(isinstance(data.get("safety_for", ""), str), "safety_for is not text")
     storages = data.get("storages", [])
     _need(
         isinstance(storages, list) and all(isinstance(s, str) for s in storages),
@@ -317,11 +324,30 @@ def select(
     return sorted(chosen, key=lambda b: (b.created_at, b.name), reverse=True)
 
 
-def find(name: str | None, alias: str | None = None, *, latest: bool = False) -> Backup:
-    """One backup by name, or the newest good one of ``alias``'s database; CannotRun if none."""
+def find(
+    name: str | None,
+    alias: str | None = None,
+    *,
+    latest: bool = False,
+    to_restore: bool = False,
+) -> Backup:
+    """One backup by name, or the newest good one of ``alias``'s database; CannotRun if none.
+
+    ``to_restore``: the newest one that is not a safety copy of a state a restore or a recovery
+    replaced. Otherwise a second ``restore --latest`` restores the first one's safety backup,
+    which is the broken state the first one undid.
+    """
     if latest or not name:
         found = scan()
         backups = select(found.backups.values(), alias)
+        if to_restore and backups and not [b for b in backups if not b.safety_for]:
+            raise CannotRun(
+                f"every backup of this database is a safety copy taken before a restore or a "
+                f"recovery (the newest, {backups[0].name}, before the "
+                f"{backups[0].safety_for}): restore one by name if that is the state you want"
+            )
+        if to_restore:
+            backups = [b for b in backups if not b.safety_for]
         if not backups:
             where = identity_label(identity(alias)) if alias is not None else "any database"
             others = len(found.backups)

@@ -145,7 +145,7 @@ def _restore(
 ) -> Report:
     if safety_backup:
         try:
-            safety = archive.create(alias, "emergency")
+            safety = archive.create(alias, "emergency", safety_for=f"restore of {backup.name}")
         except archive.BackupFailed as exc:
             report.add(
                 "backup.restore.safety_backup",

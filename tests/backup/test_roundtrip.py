@@ -8,7 +8,7 @@ import stat
 
 import pytest
 from django.db import connection
-from shop.models import Category
+from shop.models import Category, Product
 
 from railops_django import backup
 from railops_django.backup import catalog, list_backups
@@ -270,3 +270,33 @@ def test_dry_run__create_and_restore_say_would_and_change_nothing(backup_dir, sh
     assert f"Would restore {result.name} into 'default'" in out
     assert Category.objects.filter(slug="after").exists()
     assert len(backup.list_backups()) == 1  # no safety backup either
+
+
+def test_restore_latest_twice__second_run_restores_the_same_backup_not_the_safety_copy(
+    backup_dir, shop_data
+):
+    out, err, code = run_command("backup", "create", "--format", "json")
+    good = json.loads(out)["backup"]["name"]
+    Product.objects.update(name="BROKEN")
+    picked = []
+    for _ in range(2):
+        out, err, code = run_command(
+            "backup", "restore", "--latest", "--noinput", "--format", "json"
+        )
+        assert code == 0, out + err
+        result = json.loads(out)
+        picked.append(result["restore"]["backup"])
+        assert not Product.objects.filter(name="BROKEN").exists()
+    assert picked == [good, good]
+    safety = json.loads(out)["restore"]["safety_backup"]
+    assert catalog.find(safety).safety_for == f"restore of {good}"
+    # by name, a safety copy restores like any backup
+    out, err, code = run_command("backup", "restore", safety, "--noinput")
+    assert code == 0, out + err
+
+
+def test_restore_latest__only_safety_copies__refused_naming_the_newest(backup_dir, shop_data):
+    made = backup.create("default", "emergency", safety_for="restore of another").name
+    out, err, code = run_command("backup", "restore", "--latest", "--noinput")
+    assert code == 3 and len(err.strip().splitlines()) == 1, out + err
+    assert made in err and "safety copy" in err and "by name" in err

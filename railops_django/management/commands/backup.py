@@ -92,7 +92,7 @@ class Command(RailopsCommand):
             if not (name or options["latest"]):
                 raise CannotRun("backup restore needs NAME or --latest: see backup list")
             dbconn.require(alias)  # "this database's backup" needs the live database to say which
-            target = catalog.find(name, alias, latest=options["latest"])
+            target = catalog.find(name, alias, latest=options["latest"], to_restore=True)
             check_database(target, alias, options["from_database"])
             if options["interactive"] and not options["dry_run"]:
                 self.confirm(target.name, alias)
