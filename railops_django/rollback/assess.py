@@ -7,6 +7,7 @@ from typing import Any
 from django.utils import timezone
 
 from ..backup import list_backups
+from ..backup.restore import migration_difference
 from ..db import connection as dbconn
 from ..db.schema import drift
 from ..deploy.ledger import recent
@@ -27,9 +28,21 @@ def _backups(alias: str) -> list[dict[str, Any]]:
             "tier": b.tier,
             "age_hours": round((now - b.created_at).total_seconds() / 3600, 1),
             "verified": b.verified,
+            "safety_for": b.safety_for,
+            "matches_code": not any(migration_difference(b.manifest).values()),
         }
         for b in list_backups(alias)[:5]
     ]
+
+
+def _to_restore(backups: list[dict[str, Any]]) -> str | None:
+    """The backup to advise restoring: the newest at the code's migration state, then the
+    newest at all; never a safety copy of a state a restore or a recovery replaced (that is
+    the broken state: restoring it goes round in a circle)."""
+    candidates = [b for b in backups if not b["safety_for"]]
+    matching = [b for b in candidates if b["matches_code"]]
+    chosen = matching or candidates
+    return str(chosen[0]["name"]) if chosen else None
 
 
 def _edge(alias: str) -> list[Finding]:
@@ -73,7 +86,7 @@ def assess(alias: str) -> Report:
             + ", ".join(gap.unknown_applied),
             fix="Redeploy the newer code and run emergency_rollback recover from it (it knows how "
             "to reverse its migrations), then roll the code back; or restore "
-            + (backups[0]["name"] if backups else "a backup taken before that release")
+            + (_to_restore(backups) or "a backup taken before that release")
             + " with emergency_rollback recover --backup NAME.",
             rank=2,
             migrations=gap.unknown_applied,
@@ -109,7 +122,7 @@ def _recommend(
     if gap.unknown_applied:
         path, text = "restore", "redeploy the newer code to reverse its migrations, or restore"
         fix = "python manage.py emergency_rollback recover --backup " + (
-            backups[0]["name"] if backups else "NAME"
+            _to_restore(backups) or "NAME"
         )
     elif gap.pending:
         path, text = "migrate", "apply the pending migrations"
@@ -117,7 +130,7 @@ def _recommend(
     elif any(f.id.startswith("schema.") for f in problems):
         path, text = "restore", "the schema drifted from the migrations: restore a backup"
         fix = "python manage.py emergency_rollback recover --backup " + (
-            backups[0]["name"] if backups else "NAME"
+            _to_restore(backups) or "NAME"
         )
     elif (
         problems

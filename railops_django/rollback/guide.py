@@ -66,10 +66,23 @@ def manual_steps(alias: str) -> list[str]:
             + ("; ".join(migrate_lines) if migrate_lines else "nothing to unapply")
             + f" (or: python manage.py emergency_rollback recover --to-release {previous.pk})"
         )
+        if not schema_first and migrate_lines:
+            # Only the new code has the migrations to reverse: the old code's manage.py says
+            # "No installed app with label ..." or cannot find the migration files.
+            schema_step = (
+                f"Then, if the schema is to go back to release {previous.pk} at all (the old "
+                "code runs on it as it is), roll it back with the NEW code's manage.py, which "
+                "has the migrations to reverse (a checkout of the new code with DATABASE_URL "
+                "set, or before step 3): "
+                + "; ".join(migrate_lines)
+                + f" (or there: python manage.py emergency_rollback recover --to-release "
+                f"{previous.pk})"
+            )
         order = [schema_step, code_step] if schema_first else [code_step, schema_step]
         reason = (
             "the old code needs the old schema (columns or tables were removed, renamed or "
-            "altered), so the schema goes back first"
+            "altered), so the schema goes back first, while the new code, which can reverse "
+            "its migrations, is still deployed"
             if schema_first
             else "the old code runs on the new schema (it only gained columns or tables), so "
             "the code goes back first"

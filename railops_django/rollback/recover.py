@@ -25,10 +25,13 @@ from .guide import manual_steps
 from .target import target_release
 
 
-def emergency_backup(alias: str) -> Report:
-    """A fast backup (tier emergency): no retention, checksum verification only."""
+def emergency_backup(alias: str, safety_for: str | None = None) -> Report:
+    """A fast backup (tier emergency): no retention, checksum verification only.
+
+    ``safety_for`` when it is the safety copy of a state a recovery is about to replace.
+    """
     report = Report("emergency_rollback", kind=ACTION)
-    result = create(alias, tier="emergency")
+    result = create(alias, tier="emergency", safety_for=safety_for)
     report.extend(result.findings)
     report.add(
         "rollback.backup",
@@ -70,6 +73,29 @@ def recover(options: RecoverOptions) -> Report:
         return report
 
 
+def _refuse_unknown_applied(alias: str, release: Release) -> None:
+    """CannotRun when migrations this code does not have are applied and not part of
+    ``release``'s state: they would have to be reversed, and only the code that has them can
+    (the plan leaves out apps the code does not know, and said "already at release N's state"
+    while they stayed applied)."""
+    recorded = release.migrations_after or {}
+
+    def in_release(name: str) -> bool:
+        app, migration = name.split(".", 1)
+        leaf = str(recorded.get(app, "zero"))
+        return leaf != "zero" and migration <= leaf  # numbered names sort in order
+
+    stranded = [name for name in state.gap(alias).unknown_applied if not in_release(name)]
+    if stranded:
+        raise CannotRun(
+            f"{len(stranded)} applied migration(s) are not release {release.pk}'s and this code "
+            f"does not have them ({', '.join(stranded[:3])}), so it cannot reverse them: run "
+            "emergency_rollback recover from the code that has them, or restore a backup taken "
+            f"at release {release.pk}'s state (emergency_rollback assess names one: recover "
+            "--backup NAME)"
+        )
+
+
 def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Report:
     alias = options.alias
     if options.backup:
@@ -86,6 +112,7 @@ def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Repor
                 f"release {release.pk} recorded migration {exc.node[0]}.{exc.node[1]}, which this "
                 "code does not have: deploy that release's code, or use --backup NAME"
             ) from None
+        _refuse_unknown_applied(alias, release)
         report.extras["rollback_plan"] = {
             "release": release.pk,
             "targets": plan.targets,
@@ -115,7 +142,7 @@ def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Repor
     if not options.confirm(f"This will {plan_text}. Continue?"):
         raise CannotRun("recovery cancelled; nothing was changed")
 
-    backup = emergency_backup(alias)
+    backup = emergency_backup(alias, safety_for=f"emergency_rollback recover: {plan_text}")
     report.extend([f for f in backup.findings if f.severity >= Severity.WARNING])
     steps.append(f"Took emergency backup {backup.extras['backup']}")
     report.extras["emergency_backup"] = backup.extras["backup"]

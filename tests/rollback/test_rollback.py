@@ -242,7 +242,9 @@ def test_guide__names_real_releases_migrations_and_code_first_order(test_apps):
     assert "python manage.py migrate railops_r2app 0001_initial" in guide
     assert f"recover --to-release {release1.pk}" in guide
     assert "the code goes back first" in guide
-    assert guide.index("Redeploy (roll back the code)") < guide.index("Roll the schema back")
+    # the old code cannot reverse migrations it does not have: the step says whose manage.py
+    assert "NEW code's manage.py" in guide
+    assert guide.index("Redeploy (roll back the code)") < guide.index("migrate railops_r2app 0001")
 
 
 def test_bad_combination__exit_3():
@@ -277,3 +279,49 @@ def test_guide__restore_step_names_a_backup_restore_accepts(backup_dir):
     assert "--force" not in argv
     _, err, code = run_command("backup", *argv, "--dry-run")
     assert code == 0, err
+
+
+def _future_migration_applied():
+    """The code was rolled back and the schema was not: a migration only newer code has."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) "
+            "VALUES ('shop', '0099_future', CURRENT_TIMESTAMP)"
+        )
+
+
+def _forget_future_migration():
+    with connection.cursor() as cursor:  # django_migrations is not flushed between tests
+        cursor.execute("DELETE FROM django_migrations WHERE name = '0099_future'")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recover_to_release__code_lacks_an_applied_migration__refused_naming_it(backup_dir):
+    release = _release()
+    _future_migration_applied()
+    try:
+        out, err, code = run_command(
+            "emergency_rollback", "recover", "--to-release", str(release.pk), "--noinput"
+        )
+    finally:
+        _forget_future_migration()
+    assert code == 3 and len(err.strip().splitlines()) == 1, out + err
+    assert "shop.0099_future" in err and "recover --backup" in err
+    assert "already at release" not in out + err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_assess__code_behind_schema__recommends_the_backup_at_the_codes_state(backup_dir):
+    out, _, code = run_command("backup", "create", "--format", "json")
+    at_code_state = json.loads(out)["backup"]["name"]
+    _future_migration_applied()
+    try:
+        out, _, code = run_command("emergency_rollback", "backup", "--format", "json")
+        broken = json.loads(out)["backup"]
+        out, _, code = run_command("emergency_rollback", "assess", "--format", "json")
+    finally:
+        _forget_future_migration()
+    data = json.loads(out)
+    assert [b["name"] for b in data["backups"]][:2] == [broken, at_code_state]
+    rec = next(f for f in data["findings"] if f["id"] == "rollback.recommendation")
+    assert rec["fix"].endswith(f"recover --backup {at_code_state}"), rec
