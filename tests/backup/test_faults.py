@@ -291,3 +291,35 @@ def test_verify_restore_test__role_may_not_create_databases__exit_3_one_line(bac
     assert "CREATEDB" in done.stderr and "without --restore-test" in done.stderr
     assert json.loads(done.stdout)["exit_code"] == 3
     assert CANARY not in done.stdout + done.stderr
+
+
+@pytest.mark.postgres
+def test_restore__a_session_holds_a_table__gives_up_after_the_lock_timeout_unchanged(
+    backup_dir, shop_data, monkeypatch
+):
+    # pg_restore --clean must lock every table; an app session idle in a transaction that
+    # read one held it for as long as it liked, and the restore waited silently, for ever.
+    import psycopg
+    from shop.models import Category
+
+    from railops_django.db.locks import pg_conninfo
+    from railops_django.db.postgres import backup as pg_dump
+    from tests.backup.conftest import table_checksums
+
+    result = backup.create()
+    Category.objects.create(name="after the backup", slug="after")
+    before = table_checksums()
+    monkeypatch.setattr(pg_dump, "RESTORE_LOCK_TIMEOUT_MS", 1500)
+    params = pg_conninfo("default")
+    params.pop("conninfo", None)
+    with psycopg.connect(**params) as app:  # BEGIN; SELECT ...: and then idle, holding it
+        app.execute("SELECT count(*) FROM shop_category").fetchone()
+        started = time.monotonic()
+        report = backup.restore(result.name, safety_backup=False)
+        waited = time.monotonic() - started
+    assert report.exit_code == 2
+    finding = report.findings[0]
+    assert finding.id == "backup.restore.failed" and "left as it was" in finding.title
+    assert "lock" in finding.detail and "another session" in finding.detail, finding.detail
+    assert waited < 30
+    assert table_checksums() == before

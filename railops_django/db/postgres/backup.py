@@ -18,6 +18,7 @@ import io
 import os
 import queue
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -115,7 +116,9 @@ def preflight(alias: str) -> dict[str, Any]:
     return versions
 
 
-def subprocess_env(alias: str, dbname: str | None = None) -> dict[str, str]:
+def subprocess_env(
+    alias: str, dbname: str | None = None, app_name: str = "railops-backup"
+) -> dict[str, str]:
     """The environment for pg_dump/pg_restore/psql: PG* variables; nothing goes in argv.
 
     Only ``child_env``'s names and ``PG*`` reach the child: never ``DATABASE_URL`` or
@@ -135,7 +138,7 @@ def subprocess_env(alias: str, dbname: str | None = None) -> dict[str, str]:
         "PGSSLCERT": str(options.get("sslcert") or ""),
         "PGSSLKEY": str(options.get("sslkey") or ""),
         "PGCONNECT_TIMEOUT": str(max(1, round(conf.get("CONNECT_TIMEOUT")))),
-        "PGAPPNAME": "railops-backup",
+        "PGAPPNAME": app_name,
     }
     redact.register_secret(mapping["PGPASSWORD"])
     return child_env({k: v for k, v in mapping.items() if v}, pg=True)
@@ -327,23 +330,79 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
         thread.join(timeout=30)
 
 
+# How long a restore into the live database waits for a table another session holds (an app
+# process idle in a transaction) before it gives up and rolls back; the native engine's too.
+RESTORE_LOCK_TIMEOUT_MS = 60_000
+
+
+class _LockWatchdog(threading.Thread):
+    """Cancels a statement of the pg_restore session ``app_name`` that has waited for a lock
+    longer than ``timeout_ms``; pg_restore then exits on the error, and its one transaction
+    rolls back. Without it a restore waited, silently and for ever, behind an app process
+    idle in a transaction on any table it must drop."""
+
+    POLL_S = 0.5
+
+    def __init__(self, alias: str, app_name: str, timeout_ms: int) -> None:
+        super().__init__(name="railops-restore-locks", daemon=True)
+        self.alias, self.app_name, self.timeout_ms = alias, app_name, timeout_ms
+        self.cancelled = False
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            conn = raw_connection(self.alias)
+        except Exception as exc:  # no session to watch with: the restore runs unwatched
+            logger.info("restore lock watchdog not started: %s", redact.mask_exception(exc))
+            return
+        try:
+            with conn.cursor() as cursor:
+                while not self._done.wait(self.POLL_S):
+                    cursor.execute(
+                        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = %s AND state = 'active' "
+                        "AND wait_event_type = 'Lock' "
+                        "AND now() - query_start > make_interval(secs => %s)",
+                        [self.app_name, self.timeout_ms / 1000],
+                    )
+                    if any(row[0] for row in cursor.fetchall()):
+                        self.cancelled = True
+                        return
+        except Exception as exc:  # the watch ends; the restore goes on
+            logger.info("restore lock watchdog stopped: %s", redact.mask_exception(exc))
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._done.set()
+        if self.is_alive():
+            self.join(timeout=5)
+
+
 def _pg_restore(
     alias: str | None,
     chunks: Iterator[bytes],
     argv: list[str],
     dbname: str | None = None,
     prefetch: bool = False,
+    lock_timeout_ms: int | None = None,
 ) -> str:
     """Run ``argv`` (pg_restore ...) with the archive on stdin; return its stdout."""
     stderr = _Stderr()
     out = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
+    app_name = f"railops-restore-{secrets.token_hex(6)}"
+    watchdog = None
+    if alias and lock_timeout_ms is not None:
+        # The archive's header sets lock_timeout = 0 for the session (pg_dump writes it), so a
+        # PGOPTIONS of ours would not hold: a watchdog cancels the waiting statement instead.
+        watchdog = _LockWatchdog(alias, app_name, lock_timeout_ms)
     try:
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
             stdout=out,
             stderr=stderr.file,
-            env=subprocess_env(alias, dbname) if alias else _no_pg_env(),
+            env=subprocess_env(alias, dbname, app_name) if alias else _no_pg_env(),
         )
     except FileNotFoundError:
         stderr.close()
@@ -353,14 +412,29 @@ def _pg_restore(
             "Railway add RAILPACK_DEPLOY_APT_PACKAGES=postgresql-client-<server major>)"
         ) from None
     _widen_pipe(proc.stdin)
+    if watchdog is not None:
+        watchdog.start()
     try:
         _feed(proc, _prefetched(chunks) if prefetch else chunks)
         code = proc.wait()
+        if watchdog is not None:
+            watchdog.stop()
         if code != 0:
-            raise EngineError(f"pg_restore exited {code}: {stderr.text() or 'no message'}")
+            text = stderr.text() or "no message"
+            if watchdog is not None and watchdog.cancelled:
+                raise EngineError(
+                    f"another session held a table for more than {watchdog.timeout_ms / 1000:g} s "
+                    "(an app process idle in a transaction, a long query), so the restore gave "
+                    "up waiting for its lock and rolled back: stop the app's processes (or "
+                    "pg_terminate_backend() them) and restore again. pg_restore said: "
+                    + text[-600:]
+                )
+            raise EngineError(f"pg_restore exited {code}: {text}")
         out.seek(0)
         return out.read().decode("utf-8", "replace")
     finally:
+        if watchdog is not None:
+            watchdog.stop()
         _stop(proc)
         stderr.close()
         out.close()
@@ -391,7 +465,7 @@ def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None
     connections[alias].close()
     dbname = connections[alias].settings_dict["NAME"]
     argv = [*_restore_argv(["--clean", "--if-exists"]), "-d", dbname]
-    _pg_restore(alias, chunks, argv, prefetch=True)
+    _pg_restore(alias, chunks, argv, prefetch=True, lock_timeout_ms=RESTORE_LOCK_TIMEOUT_MS)
 
 
 def restore_test(
