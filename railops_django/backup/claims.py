@@ -126,6 +126,11 @@ def _taken(name: str, places: list[Place]) -> bool:
 
 
 def _reserve(place: Place, name: str, token: bytes) -> bool:
+    """Write ``name``'s claim in ``place``; False when another run holds it.
+
+    A local claim this call created and could not write (a full disk) is removed before the
+    error goes up: nothing is left to age into a leftover.
+    """
     filename = claim_file(name)
     path = place.local_path(filename)
     if path is not None:
@@ -137,9 +142,14 @@ def _reserve(place: Place, name: str, token: bytes) -> bool:
         except OSError as exc:
             raise storage.write_error(place, exc, "write to") from exc
         try:
-            os.write(fd, token)
-        finally:
-            os.close(fd)
+            try:
+                os.write(fd, token)
+            finally:
+                os.close(fd)
+        except OSError as exc:  # ENOSPC, EDQUOT, EIO: the claim is ours and incomplete
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise storage.write_error(place, exc, "write to") from exc
         return True
     if storage.exists(place, filename):
         return False

@@ -15,7 +15,7 @@ from django.db.migrations.exceptions import IrreversibleError, NodeNotFoundError
 from django.utils import timezone
 
 from .. import redact
-from ..backup import create, restore
+from ..backup import BackupFailed, create, restore
 from ..backup.catalog import find
 from ..models import Release
 from ..report import ACTION, CannotRun, Finding, Report, Severity
@@ -28,7 +28,18 @@ from .target import target_release
 def emergency_backup(alias: str) -> Report:
     """A fast backup (tier emergency): no retention, checksum verification only."""
     report = Report("emergency_rollback", kind=ACTION)
-    result = create(alias, tier="emergency")
+    try:
+        result = create(alias, tier="emergency")
+    except BackupFailed as exc:  # a full disk, a storage that does not answer
+        report.add(
+            "backup.failed",
+            Severity.CRITICAL,
+            "the emergency backup failed; no new backup was recorded",
+            str(exc),
+            "Fix the cause above and run 'python manage.py emergency_rollback backup' again.",
+            rank=0,
+        )
+        return report
     report.extend(result.findings)
     report.add(
         "rollback.backup",
@@ -117,6 +128,9 @@ def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Repor
 
     backup = emergency_backup(alias)
     report.extend([f for f in backup.findings if f.severity >= Severity.WARNING])
+    if "backup" not in backup.extras:  # failed: nothing is changed without the safety copy
+        steps.append("Stopped: the emergency backup failed; nothing was changed")
+        return report
     steps.append(f"Took emergency backup {backup.extras['backup']}")
     report.extras["emergency_backup"] = backup.extras["backup"]
 
