@@ -128,8 +128,8 @@ def _taken(name: str, places: list[Place]) -> bool:
 def _reserve(place: Place, name: str, token: bytes) -> bool:
     """Write ``name``'s claim in ``place``; False when another run holds it.
 
-    A local claim this call created and could not write (a full disk) is removed before the
-    error goes up: nothing is left to age into a leftover.
+    A claim this call wrote and could not complete (a full disk, a storage that stopped
+    answering) is removed before the error goes up: nothing is left to age into a leftover.
     """
     filename = claim_file(name)
     path = place.local_path(filename)
@@ -153,9 +153,18 @@ def _reserve(place: Place, name: str, token: bytes) -> bool:
         return True
     if storage.exists(place, filename):
         return False
-    storage.save_bytes(place, filename, token)
-    with storage.open_file(place, filename) as fh:
-        return bool(fh.read() == token)
+    saved = False
+    try:
+        storage.save_bytes(place, filename, token)
+        saved = True
+        with storage.open_file(place, filename) as fh:
+            return bool(fh.read() == token)
+    except Exception:
+        # written, then unreadable: ours (a remote put is whole or nothing), so removed
+        if saved and (_owns(place, name, token) or not _readable(place, filename)):
+            with contextlib.suppress(Exception):
+                storage.delete(place, filename)
+        raise
 
 
 def claim(alias: str, when: datetime, tier: str, places: list[Place], stamp: str) -> Claim:
@@ -185,6 +194,16 @@ def claim(alias: str, when: datetime, tier: str, places: list[Place], stamp: str
         held.places = [p for p in held.places if _owns(p, name, token)]
         held.release()
     raise StorageError(f"no free backup name after {base}-999: run 'backup cleanup'")
+
+
+def _readable(place: Place, filename: str) -> bool:
+    """Whether ``filename`` can be read back (False: ours to remove, nobody else's could be
+    told apart from it)."""
+    try:
+        with storage.open_file(place, filename):
+            return True
+    except Exception:
+        return False
 
 
 def _owns(place: Place, name: str, token: bytes) -> bool:

@@ -7,7 +7,11 @@ import errno
 import json
 import os
 
+import pytest
+from django.core.files.storage import Storage
+
 from railops_django import backup
+from railops_django.backup import claims, storage
 from tests.utils import run_command
 
 
@@ -47,4 +51,41 @@ def test_emergency_rollback_backup__backup_dir_full_while_claiming__exits_2_clea
     assert code == 2, out + err
     assert "Traceback" not in err and "internal error" not in err
     assert "No space left on device" in out
+    assert not [p for p in backup_dir.iterdir() if p.name.endswith(".claim")]
+
+
+def test_claim__remote_storage_fails_after_writing_the_claim__removes_it(
+    backup_dir, settings, tmp_path
+):
+    from datetime import UTC, datetime
+
+    from railops_django.backup import archive
+
+    class ReadBackFails(Storage):
+        """A bucket that takes the claim, then denies reading it back."""
+
+        objects: dict[str, bytes] = {}
+
+        def _save(self, name, content):
+            self.objects[name] = content.read()
+            return name
+
+        def _open(self, name, mode="rb"):
+            raise AccessDenied("read back denied")
+
+        def exists(self, name):
+            return name in self.objects
+
+        def delete(self, name):
+            self.objects.pop(name, None)
+
+        def listdir(self, path):
+            return [], [k.rsplit("/", 1)[-1] for k in self.objects]
+
+    place = storage.Place("offsite", ReadBackFails(), storage.PREFIX)
+    assert not place.on_this_machine
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with pytest.raises(storage.StorageError):
+        claims.claim("default", when, "manual", [storage.local_place(), place], archive.STAMP)
+    assert storage.files(place) == []
     assert not [p for p in backup_dir.iterdir() if p.name.endswith(".claim")]
