@@ -115,7 +115,8 @@ def test_backup_cleanup__offsite_storage_answers_an_error__leaves_it_alone_and_w
     kept = {r["name"] for r in json.loads(out)["retention_plan"] if r["keep"]}
     assert offsite_down[-1] in kept
     assert {b.name for b in backup.list_backups()} == kept
-    assert {p.name.split(".")[0] for p in backup_dir.iterdir() if p.suffix} == kept
+    backups = {p.name.split(".")[0] for p in backup_dir.iterdir() if not p.name.startswith(".")}
+    assert backups == kept
 
 
 def test_backup_restore__offsite_storage_answers_an_error__local_copy_restores_without_safety(
