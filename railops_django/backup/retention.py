@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from .. import conf
 from ..redact import logger
 from ..report import ACTION, Report, Severity
-from . import storage
+from . import claims, storage
 from .archive import manifest_name
 from .catalog import (
     CLOCK_SKEW,
@@ -196,6 +196,17 @@ def cleanup(
             "Retention applies to the backups of the database in use; run cleanup with "
             "DATABASE_URL (or --database) pointing at another database to prune its backups.",
             rank=80,
+        )
+    dead = claims.sweep_dead(places, dry_run=dry_run)
+    if dead:
+        report.add(
+            "backup.cleanup.dead_claims",
+            Severity.INFO,
+            f"{'Would remove' if dry_run else 'Removed'} {len(dead)} file(s) of killed runs",
+            "Claims, and the temp files beside them, of creates on this host whose process is "
+            "gone: " + ", ".join(dead[:10]),
+            rank=70,
+            removed=dead,
         )
     known = set(backups) | standing
     for place in places:
