@@ -196,6 +196,9 @@ def create(
     with claims.backup_lock(alias) as locked:
         if not locked:
             raise claims.lock_refusal(alias, claims.WAIT_S)
+        swept = claims.sweep_dead(places)  # what a killed create left
+        if swept:
+            logger.info("removed the claims of killed runs: %s", ", ".join(swept))
         started = datetime.now(UTC)
         try:
             claim = claims.claim(alias, started, tier, places, STAMP)

@@ -252,6 +252,11 @@ class Scan:
 
     backups: dict[str, Backup] = field(default_factory=dict)
     bad: list[BadManifest] = field(default_factory=list)
+    # storage label -> why it could not be listed (masked); its backups are not in ``backups``
+    unreachable: dict[str, str] = field(default_factory=dict)
+
+    def reachable(self, places: list[Place]) -> list[Place]:
+        return [p for p in places if p.label not in self.unreachable]
 
 
 def scan(places: list[Place] | None = None) -> Scan:
@@ -259,7 +264,13 @@ def scan(places: list[Place] | None = None) -> Scan:
     places = storage.configured() if places is None else places
     found = Scan()
     for place in places:
-        for filename in storage.files(place):
+        try:
+            names = storage.files(place)
+        except storage.StorageError as exc:
+            found.unreachable[place.label] = redact.mask_text(str(exc))
+            logger.warning("%s", found.unreachable[place.label])
+            continue
+        for filename in names:
             if (
                 not filename.endswith(".json")
                 or filename.startswith(".")
@@ -301,6 +312,24 @@ def bad_manifest_findings(bad: list[BadManifest]) -> list[Finding]:
     ]
 
 
+def unreachable_findings(found: Scan) -> list[Finding]:
+    """One warning per storage that could not be listed, naming it and its error."""
+    return [
+        Finding(
+            "backup.storage_unreachable",
+            Severity.WARNING,
+            f"storage {label} could not be read: its copies are not counted",
+            f"{error}.",
+            f"Check storage {label}'s credentials, network and bucket (or remove it from "
+            "RAILOPS['BACKUP_STORAGES']); the other storages' backups are listed, restored and "
+            "aged as usual, and nothing in it is deleted meanwhile.",
+            rank=5,
+            data={"storage": label},
+        )
+        for label, error in found.unreachable.items()
+    ]
+
+
 # A backup dated further ahead than this is dated in the future: a wrong clock or an edited
 # manifest. It does not stand for the newest recovery point (report, --latest).
 CLOCK_SKEW = timedelta(minutes=5)
@@ -330,15 +359,17 @@ def find(
     *,
     latest: bool = False,
     to_restore: bool = False,
+    found: Scan | None = None,
 ) -> Backup:
     """One backup by name, or the newest good one of ``alias``'s database; CannotRun if none.
 
     ``to_restore``: the newest one that is not a safety copy of a state a restore or a recovery
     replaced. Otherwise a second ``restore --latest`` restores the first one's safety backup,
-    which is the broken state the first one undid.
+    which is the broken state the first one undid. ``found`` is a scan already made (its
+    unreachable storages reported by the caller).
     """
+    found = scan() if found is None else found
     if latest or not name:
-        found = scan()
         backups = select(found.backups.values(), alias)
         if to_restore and backups and not [b for b in backups if not b.safety_for]:
             raise CannotRun(
@@ -359,6 +390,7 @@ def find(
                     if others
                     else ""
                 )
+                + _unread(found)
                 + ": run 'python manage.py backup create' first"
             )
         now = datetime.now(UTC)
@@ -370,7 +402,6 @@ def find(
                 "clock or the manifests are wrong; check 'date', or restore a backup by name"
             )
         return dated[0]
-    found = scan()
     if name not in found.backups:
         bad = next((b for b in found.bad if b.filename == manifest_name(name)), None)
         if bad is not None:
@@ -380,9 +411,16 @@ def find(
             )
         known = ", ".join(sorted(found.backups)[-5:]) or "none"
         raise CannotRun(
-            f"no backup named {name!r} (latest: {known}): run 'python manage.py backup list'"
+            f"no backup named {name!r} (latest: {known}){_unread(found)}: run "
+            "'python manage.py backup list'"
         )
     return found.backups[name]
+
+
+def _unread(found: Scan) -> str:
+    if not found.unreachable:
+        return ""
+    return " (" + "; ".join(found.unreachable.values()) + ")"
 
 
 def place_by_label(label: str) -> Place | None:

@@ -9,8 +9,10 @@ The **name claim** is taken before anything is written, in every storage: an ``O
 reservation file ``.<name>.claim`` in each local storage, and a claim object written then read
 back in each remote one (S3 has no exclusive create; a name that is already claimed, or has a
 manifest or a dump, is never used). It covers two databases that share a storage, whose backup
-locks differ. A claim is removed once the manifest is written, or the create failed; one left by
-a killed run is a leftover that ``cleanup`` removes after an hour.
+locks differ. A claim is removed once the manifest is written, or the create failed. A claim
+records its process and host: one a killed run left on this host (its process gone) is removed,
+with the run's temp files, by the next ``create`` or ``cleanup``; any other is a leftover that
+``cleanup`` removes after an hour.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from django.db import DatabaseError
 
-from .. import conf
+from .. import conf, private_dirs
 from ..db import backup_engine
 from ..redact import logger
 from ..report import CannotRun
@@ -126,6 +129,11 @@ def _taken(name: str, places: list[Place]) -> bool:
 
 
 def _reserve(place: Place, name: str, token: bytes) -> bool:
+    """Write ``name``'s claim in ``place``; False when another run holds it.
+
+    A claim this call wrote and could not complete (a full disk, a storage that stopped
+    answering) is removed before the error goes up: nothing is left to age into a leftover.
+    """
     filename = claim_file(name)
     path = place.local_path(filename)
     if path is not None:
@@ -137,21 +145,35 @@ def _reserve(place: Place, name: str, token: bytes) -> bool:
         except OSError as exc:
             raise storage.write_error(place, exc, "write to") from exc
         try:
-            os.write(fd, token)
-        finally:
-            os.close(fd)
+            try:
+                os.write(fd, token)
+            finally:
+                os.close(fd)
+        except OSError as exc:  # ENOSPC, EDQUOT, EIO: the claim is ours and incomplete
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise storage.write_error(place, exc, "write to") from exc
         return True
     if storage.exists(place, filename):
         return False
-    storage.save_bytes(place, filename, token)
-    with storage.open_file(place, filename) as fh:
-        return bool(fh.read() == token)
+    saved = False
+    try:
+        storage.save_bytes(place, filename, token)
+        saved = True
+        with storage.open_file(place, filename) as fh:
+            return bool(fh.read() == token)
+    except Exception:
+        # written, then unreadable: ours (a remote put is whole or nothing), so removed
+        if saved and (_owns(place, name, token) or not _readable(place, filename)):
+            with contextlib.suppress(Exception):
+                storage.delete(place, filename)
+        raise
 
 
 def claim(alias: str, when: datetime, tier: str, places: list[Place], stamp: str) -> Claim:
     """Reserve ``<alias>-<stamp>-<tier>`` (or ``-2``, ``-3``...) in every storage."""
     base = f"{alias}-{when.strftime(stamp)}-{tier}"
-    token = f"{os.getpid()} {secrets.token_hex(8)}".encode()
+    token = _token()
     for n in range(1, 1000):
         name = base if n == 1 else f"{base}-{n}"
         if _taken(name, places):
@@ -177,9 +199,81 @@ def claim(alias: str, when: datetime, tier: str, places: list[Place], stamp: str
     raise StorageError(f"no free backup name after {base}-999: run 'backup cleanup'")
 
 
+def _readable(place: Place, filename: str) -> bool:
+    """Whether ``filename`` can be read back (False: ours to remove, nobody else's could be
+    told apart from it)."""
+    try:
+        with storage.open_file(place, filename):
+            return True
+    except Exception:
+        return False
+
+
 def _owns(place: Place, name: str, token: bytes) -> bool:
     try:
         with storage.open_file(place, claim_file(name)) as fh:
             return bool(fh.read() == token)
     except Exception:
         return False
+
+
+def _host() -> str:
+    return socket.gethostname().replace(" ", "_") or "host"
+
+
+def _token() -> bytes:
+    """What a claim holds: the pid, a random part, and the host (``sweep_dead`` reads them)."""
+    return f"{os.getpid()} {secrets.token_hex(8)} {_host()}".encode()
+
+
+def _dead_owner(token: bytes) -> bool:
+    """Whether the claim's process is gone: same host, and no process has its pid. A claim
+    of another host, of an older version (no host), or of a live pid is never called dead."""
+    parts = token.decode(errors="replace").split()
+    if len(parts) != 3 or parts[2] != _host() or not parts[0].isdigit():
+        return False
+    pid = int(parts[0])
+    return pid != os.getpid() and not private_dirs._alive(pid)
+
+
+def sweep_dead(places: list[Place], *, dry_run: bool = False) -> list[str]:
+    """Remove the claims (and their runs' temp files) whose process on this host is gone: a
+    create killed by SIGTERM or SIGKILL. The names removed, ``storage:file``.
+
+    Only local storages: a claim is read, and removed only if the same file (inode) still
+    holds it. A storage that cannot be listed is skipped.
+    """
+    removed: list[str] = []
+    for place in places:
+        root = place.local_path()
+        if root is None:
+            continue
+        try:
+            names = storage.files(place)
+        except StorageError:
+            continue
+        for filename in names:
+            if not (filename.startswith(".") and filename.endswith(".claim")):
+                continue
+            path = root / filename
+            try:
+                with open(path, "rb") as fh:
+                    token, inode = fh.read(200), os.fstat(fh.fileno()).st_ino
+            except OSError:
+                continue
+            if not _dead_owner(token):
+                continue
+            stem, pid = filename[: -len(".claim")], token.split()[0].decode()
+            debris = [f for f in names if f.startswith(stem + ".") and f.endswith(f".{pid}.tmp")]
+            if not dry_run:
+                try:
+                    if os.stat(path).st_ino != inode:  # claimed again meanwhile
+                        continue
+                    for name in debris:
+                        (root / name).unlink(missing_ok=True)
+                    path.unlink()
+                except OSError as exc:
+                    logger.warning("could not remove the dead claim %s: %s", filename, exc)
+                    continue
+            removed += [f"{place.label}:{n}" for n in (filename, *debris)]
+    return removed

@@ -11,7 +11,7 @@ from ..db.identity import label as identity_label
 from ..report import REPORT, Report, Severity
 from . import storage
 from .archive import TIERS, ephemeral_findings
-from .catalog import CLOCK_SKEW, bad_manifest_findings, scan, select
+from .catalog import CLOCK_SKEW, bad_manifest_findings, scan, select, unreachable_findings
 
 
 def _age(then: datetime, now: datetime) -> str:
@@ -59,6 +59,7 @@ def listing(alias: str | None) -> Report:
     now = datetime.now(UTC)
     report.extras["backups"] = [{**b.as_row(), "age": _age(b.created_at, now)} for b in backups]
     report.extend(bad_manifest_findings(found.bad))
+    report.extend(unreachable_findings(found))
     _unreached(alias, report)
     where = identity_label(identity(alias)) if alias is not None else "every database"
     report.add(
@@ -78,6 +79,7 @@ def report(alias: str | None, now: datetime | None = None) -> Report:
     found = scan(places)
     backups = select(found.backups.values(), alias)
     out.extend(bad_manifest_findings(found.bad))
+    out.extend(unreachable_findings(found))
     _unreached(alias, out)
     mine = len(select(found.backups.values(), alias, include_bad=True))
     _others(len(found.backups), mine, out, "counted")

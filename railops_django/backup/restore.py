@@ -16,7 +16,7 @@ from ..db.identity import same as same_database
 from ..redact import logger
 from ..report import ACTION, CannotRun, Finding, Report, Severity
 from . import archive
-from .catalog import Backup, find
+from .catalog import Backup, find, scan, unreachable_findings
 from .verify import good_copy, stream
 
 
@@ -88,7 +88,8 @@ def restore(
     """Restore ``name`` (or the newest good backup of ``alias``) into ``alias``."""
     report = Report("backup restore", kind=ACTION)
     dbconn.require(alias)  # the backup to pick and the target both need the live database
-    backup = find(name, alias, latest=latest)
+    found = scan()
+    backup = find(name, alias, latest=latest, to_restore=True, found=found)
     manifest = backup.manifest
     if manifest.get("vendor") != vendor(alias):
         raise CannotRun(
@@ -97,6 +98,7 @@ def restore(
         )
     report.extras["restore"] = {"backup": backup.name, "database": alias}
     report.findings.extend(check_database(backup, alias, from_database))
+    report.extend(unreachable_findings(found))
     diff = migration_difference(manifest)
     if (diff["only_in_backup"] or diff["only_in_code"]) and not force:
         report.add(
@@ -137,16 +139,30 @@ def restore(
             rank=90,
         )
         return report
-    return _restore(backup, place, engine, alias, report, safety_backup)
+    return _restore(backup, place, engine, alias, report, safety_backup, list(found.unreachable))
 
 
 def _restore(
-    backup: Backup, place: Any, engine: Any, alias: str, report: Report, safety_backup: bool
+    backup: Backup,
+    place: Any,
+    engine: Any,
+    alias: str,
+    report: Report,
+    safety_backup: bool,
+    unreachable: list[str],
 ) -> Report:
     if safety_backup:
         try:
             safety = archive.create(alias, "emergency", safety_for=f"restore of {backup.name}")
         except archive.BackupFailed as exc:
+            if unreachable:  # an outage: say how to restore from the copy that answers
+                raise CannotRun(
+                    f"the safety backup must reach every storage and {', '.join(unreachable)} "
+                    f"does not answer ({exc}); nothing was changed. Restore {backup.name} once "
+                    f"it answers, or take it out of RAILOPS['BACKUP_STORAGES'] (or "
+                    "RAILOPS_BACKUP_STORAGES) for this restore, e.g. RAILOPS_BACKUP_STORAGES="
+                    f"{place.label}"
+                ) from None
             report.add(
                 "backup.restore.safety_backup",
                 Severity.CRITICAL,

@@ -16,9 +16,17 @@ from datetime import UTC, datetime, timedelta
 from .. import conf
 from ..redact import logger
 from ..report import ACTION, Report, Severity
-from . import storage
+from . import claims, storage
 from .archive import manifest_name
-from .catalog import CLOCK_SKEW, Backup, bad_manifest_findings, rollback_plan_name, scan, select
+from .catalog import (
+    CLOCK_SKEW,
+    Backup,
+    bad_manifest_findings,
+    rollback_plan_name,
+    scan,
+    select,
+    unreachable_findings,
+)
 from .storage import StorageError
 
 SPECIAL = ("emergency", "predeploy")
@@ -137,6 +145,7 @@ def cleanup(
     found = scan()
     backups = found.backups
     report.extend(bad_manifest_findings(found.bad))
+    report.extend(unreachable_findings(found))
     mine = select(backups.values(), alias, include_bad=True)
     decisions = plan(
         [_item(b) for b in mine],
@@ -150,7 +159,8 @@ def cleanup(
     standing = {n for n in backups if n not in deleted} | {b.filename[:-5] for b in found.bad}
     verb = "Would delete" if dry_run else "Deleted"
     rows, failures = [], 0
-    places = storage.configured()
+    # a storage that could not be listed is left alone: its files are deleted once it answers
+    places = found.reachable(storage.configured())
     for decision in decisions:
         rows.append({"name": decision.name, "keep": decision.keep, "reason": decision.reason})
         if decision.keep:
@@ -187,9 +197,25 @@ def cleanup(
             "DATABASE_URL (or --database) pointing at another database to prune its backups.",
             rank=80,
         )
+    dead = claims.sweep_dead(places, dry_run=dry_run)
+    if dead:
+        report.add(
+            "backup.cleanup.dead_claims",
+            Severity.INFO,
+            f"{'Would remove' if dry_run else 'Removed'} {len(dead)} file(s) of killed runs",
+            "Claims, and the temp files beside them, of creates on this host whose process is "
+            "gone: " + ", ".join(dead[:10]),
+            rank=70,
+            removed=dead,
+        )
     known = set(backups) | standing
     for place in places:
-        for filename in storage.files(place):
+        try:
+            names = storage.files(place)
+        except StorageError as exc:  # stopped answering since the scan
+            logger.warning("no leftover sweep of %s: %s", place.label, exc)
+            continue
+        for filename in names:
             if not _is_ours(filename) or _owned_by(filename, known):
                 continue
             try:

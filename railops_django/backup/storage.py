@@ -23,6 +23,7 @@ from django.core.files.storage.handler import InvalidStorageError
 
 from .. import conf, platform
 from ..private_dirs import keep_default_out_of_git, private_dir
+from ..redact import logger
 from ..report import CannotRun
 
 PREFIX = "railops-backups/"  # inside a shared storage (S3 bucket, MEDIA_ROOT...)
@@ -271,9 +272,11 @@ def read_chunks(place: Place, filename: str) -> Iterator[bytes]:
 
 
 def exists(place: Place, filename: str) -> bool:
+    """Whether ``filename`` is in ``place``; False when the storage cannot say (an outage)."""
     try:
         return bool(place.storage.exists(place.key(filename)))
-    except OSError:
+    except Exception as exc:  # OSError, or a remote storage's client error
+        logger.info("cannot tell whether %s is in %s: %s", filename, place.label, exc)
         return False
 
 
@@ -282,7 +285,11 @@ def delete(place: Place, filename: str) -> None:
 
 
 def files(place: Place) -> list[str]:
-    """File names at the place's root (hidden temp files included); [] when it does not exist."""
+    """File names at the place's root (hidden temp files included); [] when it does not exist.
+
+    StorageError when the storage cannot be listed, whatever the cause (a permission, a share
+    that went away, S3's AccessDenied or a network error): that is not an empty storage.
+    """
     try:
         if place.on_this_machine:
             root = place.local_path()
@@ -292,10 +299,13 @@ def files(place: Place) -> list[str]:
             return sorted(p.name for p in root.iterdir() if p.is_file())
         _, names = place.storage.listdir(place.prefix.rstrip("/") or "")
         return sorted(names)
-    except (OSError, NotImplementedError):
+    except (FileNotFoundError, NotImplementedError):
         return []
-    except Exception as exc:  # remote listing errors (credentials, network)
-        raise StorageError(f"cannot list storage {place.label}: {exc}") from exc
+    except Exception as exc:  # OSError, or a remote storage's client error (credentials, network)
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+        raise StorageError(
+            f"cannot list storage {place.label}: {type(exc).__name__}: {reason}"
+        ) from exc
 
 
 def modified(place: Place, filename: str) -> datetime:

@@ -28,6 +28,7 @@ from .catalog import (
     save_manifest,
     scan,
     select,
+    unreachable_findings,
 )
 from .storage import Place, StorageError
 
@@ -264,9 +265,12 @@ def verify(
     if all_backups:
         found = scan()
         report.extend(bad_manifest_findings(found.bad))
+        report.extend(unreachable_findings(found))
         backups = select(found.backups.values(), alias or None, include_bad=True)
     else:
-        backups = [find(name, alias, latest=latest)]
+        found = scan()
+        report.extend(unreachable_findings(found))
+        backups = [find(name, alias, latest=latest, found=found)]
     if not backups:
         report.add(
             "backup.verify.none",

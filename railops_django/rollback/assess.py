@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from ..backup import list_backups
+from ..backup.catalog import scan, select, unreachable_findings
 from ..backup.restore import migration_difference
 from ..db import connection as dbconn
 from ..db.schema import drift
@@ -20,8 +20,10 @@ from . import state
 from .target import target_release
 
 
-def _backups(alias: str) -> list[dict[str, Any]]:
+def _backups(alias: str, report: Report) -> list[dict[str, Any]]:
     now = timezone.now()
+    found = scan()
+    report.extend(unreachable_findings(found))
     return [
         {
             "name": b.name,
@@ -31,7 +33,7 @@ def _backups(alias: str) -> list[dict[str, Any]]:
             "safety_for": b.safety_for,
             "matches_code": not any(migration_difference(b.manifest).values()),
         }
-        for b in list_backups(alias)[:5]
+        for b in select(found.backups.values(), alias)[:5]
     ]
 
 
@@ -73,7 +75,7 @@ def assess(alias: str) -> Report:
     gap = state.gap(alias)
     releases = recent(alias, 5)
     report.extras["releases"] = releases
-    report.extras["backups"] = _backups(alias)
+    report.extras["backups"] = _backups(alias, report)
     backups = report.extras["backups"]
     previous = _previous_good(alias)
 

@@ -15,7 +15,7 @@ from django.db.migrations.exceptions import IrreversibleError, NodeNotFoundError
 from django.utils import timezone
 
 from .. import redact
-from ..backup import create, restore
+from ..backup import BackupFailed, create, restore
 from ..backup.catalog import find
 from ..models import Release
 from ..report import ACTION, CannotRun, Finding, Report, Severity
@@ -31,7 +31,18 @@ def emergency_backup(alias: str, safety_for: str | None = None) -> Report:
     ``safety_for`` when it is the safety copy of a state a recovery is about to replace.
     """
     report = Report("emergency_rollback", kind=ACTION)
-    result = create(alias, tier="emergency", safety_for=safety_for)
+    try:
+        result = create(alias, tier="emergency", safety_for=safety_for)
+    except BackupFailed as exc:  # a full disk, a storage that does not answer
+        report.add(
+            "backup.failed",
+            Severity.CRITICAL,
+            "the emergency backup failed; no new backup was recorded",
+            str(exc),
+            "Fix the cause above and run 'python manage.py emergency_rollback backup' again.",
+            rank=0,
+        )
+        return report
     report.extend(result.findings)
     report.add(
         "rollback.backup",
@@ -144,6 +155,9 @@ def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Repor
 
     backup = emergency_backup(alias, safety_for=f"emergency_rollback recover: {plan_text}")
     report.extend([f for f in backup.findings if f.severity >= Severity.WARNING])
+    if "backup" not in backup.extras:  # failed: nothing is changed without the safety copy
+        steps.append("Stopped: the emergency backup failed; nothing was changed")
+        return report
     steps.append(f"Took emergency backup {backup.extras['backup']}")
     report.extras["emergency_backup"] = backup.extras["backup"]
 
