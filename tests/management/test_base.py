@@ -135,3 +135,18 @@ def test_ask__terminal_closed_mid_question__cannot_run_not_eoferror(monkeypatch)
     monkeypatch.setattr("builtins.input", eof)
     with pytest.raises(CannotRun, match="--noinput"):
         RailopsCommand().ask("Restore?", "restore")
+
+
+def test_internal_error__format_json__one_json_report_exit_2(settings):
+    settings.DATABASES["default"]["PASSWORD"] = "Crash-Canary-123"
+    try:
+        out, err, code = run_command("railops_selftest", "--crash", "--format", "json")
+    finally:
+        settings.DATABASES["default"]["PASSWORD"] = ""
+    data = json.loads(out)
+    assert code == data["exit_code"] == 2 and data["status"] == "critical"
+    [finding] = data["findings"]
+    assert finding["id"] == "railops_selftest.internal_error"
+    assert "RuntimeError" in finding["title"] and MASK in finding["title"]
+    assert "Traceback" not in out and "Crash-Canary-123" not in out + err
+    assert err.strip().splitlines()[-1].startswith("railops_selftest: internal error:")
