@@ -34,6 +34,7 @@ class ExitCode(enum.IntEnum):
     WARNING = 1
     CRITICAL = 2  # also "failed" for action commands
     CANNOT_RUN = 3
+    INTERRUPTED = 130  # Ctrl-C (SIGINT), as a shell reports a process it interrupted
 
 
 class CannotRun(Exception):

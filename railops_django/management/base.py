@@ -11,6 +11,7 @@ Everything else lives here, so no command repeats it:
   names the setting, the problem and the fix, and exit 3, never Django's ``SystemCheckError``;
 - a failed database connection becomes the classified finding (db/connection.py) in a Report,
   exit 2, so ``--format json`` still prints one JSON object;
+- Ctrl-C (KeyboardInterrupt) is one line on stderr, ``<command>: interrupted``, and exit 130;
 - an unexpected exception prints a *masked* traceback and exits 2; with ``--format json``,
   stdout still gets its JSON object (one ``<command>.internal_error`` finding).
 """
@@ -159,6 +160,8 @@ class RailopsCommand(BaseCommand):
             return super().execute(*args, **options)
         except CannotRun as exc:
             self.fail(str(exc), options.get("format", "text"))
+        except KeyboardInterrupt:
+            self.interrupted(options)
 
     def handle(self, *args: Any, **options: Any) -> None:
         alias = options.get("database") or DEFAULT_DB_ALIAS
@@ -193,6 +196,16 @@ class RailopsCommand(BaseCommand):
         self.stderr.write(redact.mask_traceback(exc), ending="")
         self.stderr.write(f"{self.command_name()}: internal error: {redact.mask_exception(exc)}")
         sys.exit(ExitCode.CRITICAL)
+
+    def interrupted(self, options: dict[str, Any]) -> NoReturn:
+        """Ctrl-C: one line on stderr and exit 130, never a KeyboardInterrupt traceback."""
+        note = self.interrupted_note(options)
+        self.stderr.write(f"{self.command_name()}: interrupted" + (f": {note}" if note else ""))
+        sys.exit(ExitCode.INTERRUPTED)
+
+    def interrupted_note(self, options: dict[str, Any]) -> str:
+        """What stays true after Ctrl-C, for the interrupted line; subclasses say it."""
+        return ""
 
     def emit(self, report: Report, options: dict[str, Any]) -> None:
         color = (
