@@ -198,9 +198,15 @@ class RailopsCommand(BaseCommand):
         sys.exit(ExitCode.CRITICAL)
 
     def interrupted(self, options: dict[str, Any]) -> NoReturn:
-        """Ctrl-C: one line on stderr and exit 130, never a KeyboardInterrupt traceback."""
+        """Ctrl-C: one line on stderr and exit 130, never a KeyboardInterrupt traceback; with
+        --format json, the JSON report (one ``<command>.interrupted`` finding) as well."""
         note = self.interrupted_note(options)
-        self.stderr.write(f"{self.command_name()}: interrupted" + (f": {note}" if note else ""))
+        line = f"{self.command_name()}: interrupted" + (f": {note}" if note else "")
+        if options.get("format") == "json":
+            report = Report(self.command_name(), interrupted=True)
+            report.add(f"{self.command_name()}.interrupted", Severity.CRITICAL, line, rank=0)
+            self.stdout.write(render.render(report.finish(), "json"), ending="")
+        self.stderr.write(line)
         sys.exit(ExitCode.INTERRUPTED)
 
     def interrupted_note(self, options: dict[str, Any]) -> str:
