@@ -369,24 +369,36 @@ class Progress:
         self.stream.write(f"\r{self._line}" if self.tty else f"{self._line}\n")
         self.stream.flush()
 
-    def done(self) -> None:
+    def done(self, outcome: str = "done") -> None:
+        """The last figures; ``outcome`` says how the stream ended ("done", "interrupted",
+        "failed"), and a terminal's line shows it unless it is done."""
         if not self.enabled or not self._line:
             return
         if self.tty:  # the final figures, then the line is left as it is
-            self.stream.write(f"\r{self._line}\n")
+            suffix = "" if outcome == "done" else f" ({outcome})"
+            self.stream.write(f"\r{self._line}{suffix}\n")
         else:
-            self.stream.write(f"{self._line} (done)\n")
+            self.stream.write(f"{self._line} ({outcome})\n")
         self.stream.flush()
         self._line = ""
 
     @contextmanager
     def active(self) -> Iterator[Progress]:
         token = _active.set(self)
+        outcome = "done"
         try:
             yield self
+        except BaseException as exc:
+            outcome = ended_by(exc)
+            raise
         finally:
             _active.reset(token)
-            self.done()
+            self.done(outcome)
+
+
+def ended_by(exc: BaseException) -> str:
+    """How a stream that ``exc`` stopped ended, for its progress line."""
+    return "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
 
 
 _active: ContextVar[Progress | None] = ContextVar("railops_progress", default=None)

@@ -34,6 +34,7 @@ class ExitCode(enum.IntEnum):
     WARNING = 1
     CRITICAL = 2  # also "failed" for action commands
     CANNOT_RUN = 3
+    INTERRUPTED = 130  # Ctrl-C (SIGINT), as a shell reports a process it interrupted
 
 
 class CannotRun(Exception):
@@ -98,6 +99,7 @@ class Report:
     # JSON keeps every extra whole. A long rollback plan becomes its counts and its file.
     text_summary: dict[str, list[str]] = field(default_factory=dict)
     cannot_run: bool = False  # the command could not run (bad input): exit 3 whatever it found
+    interrupted: bool = False  # stopped by Ctrl-C: exit 130 whatever it found
 
     def add(
         self,
@@ -132,6 +134,8 @@ class Report:
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
         if self.cannot_run:
             return ExitCode.CANNOT_RUN
         status = self.status

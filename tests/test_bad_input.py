@@ -679,3 +679,38 @@ def test_silenced_railops_check__another_apps_error_is_the_one_named(settings, r
     out, err, code = run("backup", "list")
     assert_cannot_run(out, err, code, "4_0.E001")
     assert "CONNECT_TIMEOUT" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "finding_id"),
+    [
+        (["db_health"], "health.connect.locked"),
+        (["backup", "restore", "--latest", "--noinput"], "backup.connect.locked"),
+    ],
+    ids=["db_health", "restore-latest"],
+)
+def test_real_process__sqlite_locked_by_another_connection__locked_finding_exit_2(
+    tmp_path, argv, finding_id
+):
+    """Rollback-journal mode: a writer's EXCLUSIVE lock keeps every reader out."""
+    import sqlite3
+
+    db = tmp_path / "db.sqlite3"
+    env = {
+        "DATABASE_URL": f"sqlite:///{db}",
+        "RAILOPS_BACKUP_DIR": str(tmp_path / "backups"),
+        "RAILOPS_CONNECT_TIMEOUT": "0.2",
+    }
+    assert run_manage("migrate", "--noinput", env=env).returncode == 0
+    assert run_manage("backup", "create", env=env).returncode == 0
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        assert holder.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        holder.execute("BEGIN EXCLUSIVE")
+        proc = run_manage(*argv, "--format", "json", env=env)
+    finally:
+        holder.close()
+    assert_contract(proc.stdout, proc.stderr, proc.returncode, json_format=True)
+    assert proc.returncode == 2
+    finding = json.loads(proc.stdout)["findings"][0]
+    assert finding["id"] == finding_id and "locked" in finding["title"], finding

@@ -231,10 +231,51 @@ def validate(data: Any, filename: str) -> dict[str, Any]:
     _check_migrations(data.get("migrations"))
     _check_verification(data.get("verification"))
     _check_database(data.get("database"))
-    info = data.get("engine_info", {})
-    _need(isinstance(info, dict), "engine_info is not an object")
-    _need(isinstance(info.get("not_covered", []), list), "engine_info.not_covered is not a list")
+    _check_engine_info(data.get("engine_info", {}), data["engine"])
     return cast(dict[str, Any], data)
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _check_engine_info(info: Any, engine: str) -> None:
+    """What the native engine (db/postgres/native.py ``dump``) writes and its restore reads:
+    tables {name: {rows, columns}}, migrations {app: [names]}, sequences {name: {value,
+    is_called, table, column}}, matviews and not_covered [names]."""
+    _need(isinstance(info, dict), "engine_info is not an object")
+    if engine == "native":
+        for key in ("tables", "migrations"):
+            _need(key in info, f"engine_info.{key} is missing")
+    tables = info.get("tables", {})
+    _need(isinstance(tables, dict), "engine_info.tables is not an object")
+    for table, meta in tables.items():
+        _need(
+            isinstance(meta, dict)
+            and _is_int(meta.get("rows"))
+            and _names(meta.get("columns", [])),
+            f"engine_info.tables[{table!r}] is not {{rows, columns}}",
+        )
+    migrations = info.get("migrations", {})
+    _need(isinstance(migrations, dict), "engine_info.migrations is not an object")
+    for app, names in migrations.items():
+        _need(_names(names), f"engine_info.migrations[{app!r}] is not a list of names")
+    sequences = info.get("sequences") or {}
+    _need(isinstance(sequences, dict), "engine_info.sequences is not an object")
+    for name, sequence in sequences.items():
+        _need(
+            isinstance(sequence, dict)
+            and isinstance(sequence.get("value"), int)
+            and not isinstance(sequence.get("value"), bool)
+            and isinstance(sequence.get("is_called"), bool)
+            and (
+                sequence.get("table") is None
+                or (isinstance(sequence["table"], str) and isinstance(sequence.get("column"), str))
+            ),
+            f"engine_info.sequences[{name!r}] is not {{value, is_called, table, column}}",
+        )
+    for key in ("matviews", "not_covered"):
+        _need(_names(info.get(key) or []), f"engine_info.{key} is not a list of names")
 
 
 def _read_manifest(place: Place, filename: str) -> dict[str, Any]:

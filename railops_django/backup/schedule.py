@@ -97,6 +97,7 @@ def _create_report(
     if dry_run:
         return archive.dry_run(alias, tier, report)
     estimate = _raw_size_estimate(alias)
+    outcome = "failed"
     try:
         result = archive.create(
             alias,
@@ -118,9 +119,14 @@ def _create_report(
             rank=0,
         )
         return report
+    except BaseException as exc:  # Ctrl-C above all: the line must not say "(done)"
+        outcome = render.ended_by(exc)
+        raise
+    else:
+        outcome = "done"
     finally:
         if progress is not None:
-            progress.done()
+            progress.done(outcome)
     report.extend(result.findings)
     dump = result.manifest["dump"]
     report.extras["backup"] = {

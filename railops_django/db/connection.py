@@ -147,6 +147,17 @@ def cause_of(exc: BaseException, settings_dict: dict[str, Any]) -> Cause:
             f"database {name!r} does not exist",
             f"Create it (createdb {name}) or fix the database name at the end of DATABASE_URL.",
         )
+    if "database is locked" in message or "database table is locked" in message:
+        timeout = (settings_dict.get("OPTIONS") or {}).get("timeout")
+        waited = f" (waited {timeout:g} s)" if isinstance(timeout, int | float) else ""
+        return Cause(
+            "locked",
+            f"SQLite {name} is locked by another connection{waited}",
+            "Another process holds a write lock (a long transaction, a migrate, a shell): "
+            "retry when it has finished. In rollback-journal mode a writer blocks every "
+            "reader: switch to WAL (OPTIONS={'init_command': 'PRAGMA journal_mode=WAL;'}) "
+            "and raise OPTIONS 'timeout'.",
+        )
     if "unable to open database file" in message:
         return Cause(
             "no_database",
@@ -165,10 +176,11 @@ def failure_finding(alias: str, exc: BaseException, id_prefix: str, rank: int = 
     """One critical finding for a failed connection: cause, masked error, fix."""
     settings_dict = connections[alias].settings_dict
     cause = cause_of(exc, settings_dict)
+    verb = "use" if cause.key == "locked" else "connect to"  # connected, then kept waiting
     return Finding(
         id=f"{id_prefix}.connect.{cause.key}",
         severity=Severity.CRITICAL,
-        title=f"Cannot connect to database {alias!r}: {cause.title}",
+        title=f"Cannot {verb} database {alias!r}: {cause.title}",
         detail=redact.mask_exception(exc),
         fix=cause.fix,
         rank=rank,

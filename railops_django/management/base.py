@@ -11,7 +11,9 @@ Everything else lives here, so no command repeats it:
   names the setting, the problem and the fix, and exit 3, never Django's ``SystemCheckError``;
 - a failed database connection becomes the classified finding (db/connection.py) in a Report,
   exit 2, so ``--format json`` still prints one JSON object;
-- an unexpected exception prints a *masked* traceback and exits 2.
+- Ctrl-C (KeyboardInterrupt) is one line on stderr, ``<command>: interrupted``, and exit 130;
+- an unexpected exception prints a *masked* traceback and exits 2; with ``--format json``,
+  stdout still gets its JSON object (one ``<command>.internal_error`` finding).
 """
 
 from __future__ import annotations
@@ -42,6 +44,21 @@ def cannot_run_report(command: str, line: str) -> Report:
     """The JSON answer of a command that could not run: exit 3, the stderr line as a finding."""
     report = Report(command, cannot_run=True)
     report.add(f"{command}.cannot_run", Severity.CRITICAL, line, rank=0)
+    return report.finish()
+
+
+def internal_error_report(command: str, exc: BaseException) -> Report:
+    """The JSON answer of a command that crashed: exit 2, the masked error as one finding (the
+    traceback stays on stderr, never in the report)."""
+    report = Report(command)
+    report.add(
+        f"{command}.internal_error",
+        Severity.CRITICAL,
+        f"internal error: {redact.mask_exception(exc)}",
+        detail="railops stopped on an error it does not expect; the traceback is on stderr.",
+        fix="Report it with the traceback from stderr.",
+        rank=0,
+    )
     return report.finish()
 
 
@@ -143,6 +160,8 @@ class RailopsCommand(BaseCommand):
             return super().execute(*args, **options)
         except CannotRun as exc:
             self.fail(str(exc), options.get("format", "text"))
+        except KeyboardInterrupt:
+            self.interrupted(options)
 
     def handle(self, *args: Any, **options: Any) -> None:
         alias = options.get("database") or DEFAULT_DB_ALIAS
@@ -161,18 +180,38 @@ class RailopsCommand(BaseCommand):
         except Exception as exc:
             failure = dbconn.connection_failure(exc, alias, self.id_prefix or self.command_name())
             if failure is None:
-                self.crash(exc)
+                self.crash(exc, options.get("format", "text"))
             report = Report(self.command_name(), findings=[failure]).finish()
         self.emit(report, options)
         code = report.exit_code
         if code:
             sys.exit(code)
 
-    def crash(self, exc: BaseException) -> NoReturn:
-        """An unexpected error: a masked traceback, then exit 2."""
+    def crash(self, exc: BaseException, fmt: str = "text") -> NoReturn:
+        """An unexpected error: a masked traceback and one line on stderr, then exit 2; with
+        --format json, the JSON report (one ``<command>.internal_error`` finding) as well."""
+        if fmt == "json":
+            report = internal_error_report(self.command_name(), exc)
+            self.stdout.write(render.render(report, "json"), ending="")
         self.stderr.write(redact.mask_traceback(exc), ending="")
         self.stderr.write(f"{self.command_name()}: internal error: {redact.mask_exception(exc)}")
         sys.exit(ExitCode.CRITICAL)
+
+    def interrupted(self, options: dict[str, Any]) -> NoReturn:
+        """Ctrl-C: one line on stderr and exit 130, never a KeyboardInterrupt traceback; with
+        --format json, the JSON report (one ``<command>.interrupted`` finding) as well."""
+        note = self.interrupted_note(options)
+        line = f"{self.command_name()}: interrupted" + (f": {note}" if note else "")
+        if options.get("format") == "json":
+            report = Report(self.command_name(), interrupted=True)
+            report.add(f"{self.command_name()}.interrupted", Severity.CRITICAL, line, rank=0)
+            self.stdout.write(render.render(report.finish(), "json"), ending="")
+        self.stderr.write(line)
+        sys.exit(ExitCode.INTERRUPTED)
+
+    def interrupted_note(self, options: dict[str, Any]) -> str:
+        """What stays true after Ctrl-C, for the interrupted line; subclasses say it."""
+        return ""
 
     def emit(self, report: Report, options: dict[str, Any]) -> None:
         color = (

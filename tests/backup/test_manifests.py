@@ -269,3 +269,98 @@ def test_validate__the_valid_manifest_passes_and_name_must_match_file():
     with pytest.raises(ManifestInvalid, match="name"):
         validate(json.loads(json.dumps(VALID)), "other.json")
     assert catalog.SHA256.fullmatch(SHA)
+
+
+# --- a native backup's engine_info: what restore and verify --restore-test read ----------------
+
+NATIVE_INFO: dict[str, Any] = {
+    "engine": "native",
+    "format": "railops-native/1+copy-text",
+    "migrations": {"shop": ["0001_initial"]},
+    "tables": {"t": {"rows": 1, "columns": ["id", "name"]}},
+    "sequences": {
+        "t_id_seq": {"value": 1, "is_called": True, "table": "t", "column": "id"},
+        "free_seq": {"value": 7, "is_called": False, "table": None},
+    },
+    "matviews": ["mv"],
+    "not_covered": [],
+    "missing": [],
+}
+
+
+def _native(**edits: Any) -> dict[str, Any]:
+    data = json.loads(json.dumps({**VALID, "engine": "native", "vendor": "postgresql"}))
+    data["dump"]["file"] = "default-20260101T000000Z-daily.native.zst"
+    data["engine_info"] = json.loads(json.dumps(NATIVE_INFO))
+    for key, value in edits.items():
+        if value is _DELETE:
+            del data["engine_info"][key]
+        else:
+            data["engine_info"][key] = value
+    return data
+
+
+_DELETE = object()
+
+
+def test_validate__native_engine_info__the_valid_one_passes():
+    assert validate(_native(), FILENAME)["engine_info"]["matviews"] == ["mv"]
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        {"sequences": [1]},
+        {"sequences": {"s": 5}},
+        {"sequences": {"s": {"value": 1, "is_called": True, "table": "t"}}},  # no column
+        {"sequences": {"s": {"value": "1", "is_called": True, "table": None}}},
+        {"sequences": {"s": {"value": 1, "is_called": "yes", "table": None}}},
+        {"migrations": "x"},
+        {"migrations": {"shop": [1]}},
+        {"migrations": _DELETE},
+        {"tables": _DELETE},
+        {"tables": ["t"]},
+        {"tables": {"t": {"columns": ["id"]}}},
+        {"tables": {"t": {"rows": -1}}},
+        {"tables": {"t": {"rows": 1, "columns": "id"}}},
+        {"matviews": [5]},
+        {"matviews": "mv"},
+        {"not_covered": [5]},
+    ],
+    ids=lambda e: ",".join(f"{k}={'deleted' if v is _DELETE else v}" for k, v in e.items()),
+)
+def test_validate__native_engine_info_malformed__manifest_invalid(edits):
+    with pytest.raises(ManifestInvalid, match="engine_info"):
+        validate(_native(**edits), FILENAME)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("sequences", [1]), ("migrations", "x"), ("matviews", [5]), ("migrations", _DELETE)],
+    ids=["sequences", "migrations", "matviews", "no-migrations"],
+)
+def test_native_engine_info_hand_edited__verify_and_restore__bad_manifest_no_traceback(
+    backup_dir, shop_data, settings, key, value
+):
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_ENGINE": "native"}
+    good = backup.create("default", "daily")
+    edited = backup.create("default", "daily")
+    data = _manifest(backup_dir, edited.name)
+    if value is _DELETE:
+        del data["engine_info"][key]
+    else:
+        data["engine_info"][key] = value
+    _write(backup_dir, f"{edited.name}.json", data)
+
+    out, err, code = run_command("backup", "list", "--format", "json")
+    assert [b["name"] for b in json.loads(out)["backups"]] == [good.name], out + err
+    (bad,) = _ids(out)["backup.manifest_invalid"]
+    assert edited.name in bad["title"] and "engine_info" in bad["detail"]
+    for argv in (
+        ["verify", edited.name, "--restore-test"],
+        ["restore", edited.name, "--noinput"],
+    ):
+        _out, err, code = run_command("backup", *argv)
+        assert code == 3 and "is not valid" in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1, err

@@ -164,3 +164,21 @@ def test_small_sizes__counted_in_the_unit_they_read_in():
         "restored 20.0 of ~40.0 KiB (50 %), 2.0 KiB/s, ETA 10s, 10s",
         "dumped 900.0 B, 45.0 B/s, 20s",
     ]
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"), [(KeyboardInterrupt, "interrupted"), (RuntimeError, "failed")]
+)
+def test_active__stream_stopped_by_an_exception__line_says_how_not_done(error, outcome):
+    clock, out = _Clock(), io.StringIO()
+    progress = render.Progress(out, enabled=True, clock=clock)
+    clock.now += 1
+
+    def stream() -> None:
+        with progress.active():
+            progress.bytes(MIB, "restored", 10 * MIB)
+            raise error
+
+    with pytest.raises(error):
+        stream()
+    assert out.getvalue().endswith(f", 1s ({outcome})\n") and "(done)" not in out.getvalue()

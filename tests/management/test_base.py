@@ -135,3 +135,30 @@ def test_ask__terminal_closed_mid_question__cannot_run_not_eoferror(monkeypatch)
     monkeypatch.setattr("builtins.input", eof)
     with pytest.raises(CannotRun, match="--noinput"):
         RailopsCommand().ask("Restore?", "restore")
+
+
+def test_internal_error__format_json__one_json_report_exit_2(settings):
+    settings.DATABASES["default"]["PASSWORD"] = "Crash-Canary-123"
+    try:
+        out, err, code = run_command("railops_selftest", "--crash", "--format", "json")
+    finally:
+        settings.DATABASES["default"]["PASSWORD"] = ""
+    data = json.loads(out)
+    assert code == data["exit_code"] == 2 and data["status"] == "critical"
+    [finding] = data["findings"]
+    assert finding["id"] == "railops_selftest.internal_error"
+    assert "RuntimeError" in finding["title"] and MASK in finding["title"]
+    assert "Traceback" not in out and "Crash-Canary-123" not in out + err
+    assert err.strip().splitlines()[-1].startswith("railops_selftest: internal error:")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_keyboard_interrupt__one_line_exit_130_and_json_when_asked(fmt):
+    out, err, code = run_command("railops_selftest", "--interrupt", "--format", fmt)
+    assert code == 130 and err == "railops_selftest: interrupted\n" and "Traceback" not in err
+    if fmt == "json":
+        data = json.loads(out)
+        assert data["exit_code"] == 130 and data["status"] == "critical"
+        assert [f["id"] for f in data["findings"]] == ["railops_selftest.interrupted"]
+    else:
+        assert out == ""

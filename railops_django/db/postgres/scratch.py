@@ -35,6 +35,17 @@ def _scratch_lock(cursor: Any, name: str, *, wait: bool) -> bool:
     return bool(cursor.fetchone()[0] != "false")
 
 
+_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def role_sql(role: str) -> str:
+    """``role`` as SQL names it: a plain lowercase identifier as it is, else double-quoted with
+    embedded quotes doubled, so the ALTER ROLE the hint gives works when pasted."""
+    if _PLAIN_IDENTIFIER.fullmatch(role):
+        return role
+    return '"' + role.replace('"', '""') + '"'
+
+
 def _create(cursor: Any, alias: str, scratch: str) -> None:
     """CREATE DATABASE ``scratch``; CannotRun saying what to grant when the role may not."""
     import psycopg
@@ -43,7 +54,8 @@ def _create(cursor: Any, alias: str, scratch: str) -> None:
         cursor.execute("SET statement_timeout = 0")  # the project's OPTIONS may set one
         cursor.execute(f'CREATE DATABASE "{scratch}"')
     except psycopg.Error as exc:
-        role = connections[alias].settings_dict.get("USER") or "the database user"
+        user = connections[alias].settings_dict.get("USER")
+        role = role_sql(str(user)) if user else "the database user"
         hint = (
             f"grant it (ALTER ROLE {role} CREATEDB, as a superuser)"
             if isinstance(exc, psycopg.errors.InsufficientPrivilege)

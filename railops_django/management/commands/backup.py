@@ -75,6 +75,14 @@ class Command(RailopsCommand):
             return retention.cleanup(dry_run=options["dry_run"], alias=alias)
         return schedule.daemon(alias, once=options["once"])
 
+    def interrupted_note(self, options: dict[str, Any]) -> str:
+        if options.get("action") == "create" and not options.get("dry_run"):
+            return (
+                "a backup counts only once its manifest is written: 'python manage.py backup "
+                "list' shows what is recorded, 'backup cleanup' removes any part left"
+            )
+        return ""
+
     def check_or_restore(
         self, action: str, alias: str, name: str | None, options: dict[str, Any]
     ) -> Report:

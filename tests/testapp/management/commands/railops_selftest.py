@@ -21,12 +21,15 @@ class Command(RailopsCommand):
         parser.add_argument("--action", action="store_true")
         parser.add_argument("--cannot-run", default="")
         parser.add_argument("--crash", action="store_true")
+        parser.add_argument("--interrupt", action="store_true", help="as if Ctrl-C were pressed")
         parser.add_argument("--leak", action="store_true", help="put every secret in the output")
 
     def run(self, **options: Any) -> Report:
         if options["cannot_run"]:
             raise CannotRun(options["cannot_run"])
         db = settings.DATABASES[options["database"]]
+        if options["interrupt"]:
+            raise KeyboardInterrupt
         if options["crash"]:
             raise RuntimeError(
                 f"could not connect to postgres://app:{db.get('PASSWORD')}@db:5432/x"
