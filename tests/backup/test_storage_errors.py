@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.files.storage import Storage
+from django.core.files.storage import FileSystemStorage, Storage
 
 from railops_django import backup
 from railops_django.backup import storage
@@ -158,4 +158,6 @@ def test_storage_files__oserror_listing__is_a_storage_error_not_an_empty_storage
     place = storage.Place("offsite", UnreachableOSError())
     with pytest.raises(storage.StorageError, match="cannot list storage offsite"):
         storage.files(place)
-    assert storage.files(storage.Place("local", storage.local_place().storage)) == []
+    # a local directory not made yet is an empty storage, not an unreachable one
+    missing = FileSystemStorage(location=str(tmp_path / "not-made-yet"))
+    assert storage.files(storage.Place("local", missing)) == []
