@@ -76,7 +76,7 @@ SCRATCH = ".railops-scratch"
 STALE_AFTER_S = 24 * 3600  # a scratch directory of another host is removed after a day
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -147,7 +147,7 @@ def sweep_scratch(now: float | None = None) -> list[str]:
             continue
         if len(parts) != 4 or pid == os.getpid():
             continue
-        dead = parts[1] == host and not _alive(pid)
+        dead = parts[1] == host and not alive(pid)
         if dead or (parts[1] != host and age > STALE_AFTER_S):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry.name)

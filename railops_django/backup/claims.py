@@ -233,7 +233,7 @@ def _dead_owner(token: bytes) -> bool:
     if len(parts) != 3 or parts[2] != _host() or not parts[0].isdigit():
         return False
     pid = int(parts[0])
-    return pid != os.getpid() and not private_dirs._alive(pid)
+    return pid != os.getpid() and not private_dirs.alive(pid)
 
 
 def sweep_dead(places: list[Place], *, dry_run: bool = False) -> list[str]:

@@ -369,19 +369,19 @@ def three_tables(transactional_db, request):
 
 
 def test_analyze__every_schema_on_two_sessions__and_a_failure_is_raised(three_tables):
-    from railops_django.db.postgres import backup as pg_dump
+    from railops_django.db.postgres import analyze as pg_analyze
 
-    done = pg_dump.analyze("default")
+    done = pg_analyze.analyze("default")
     assert done["tables"] >= 3
     assert _analyzed_in(three_tables, 3) == 3
     with pytest.raises(Exception, match="missing"):
-        pg_dump.analyze("default", [(three_tables, "a"), (three_tables, "missing")])
+        pg_analyze.analyze("default", [(three_tables, "a"), (three_tables, "missing")])
 
 
 def test_analyze__no_second_session__the_first_analyzes_every_table(three_tables, monkeypatch):
-    from railops_django.db.postgres import backup as pg_dump
+    from railops_django.db.postgres import analyze as pg_analyze
 
-    real_connect, calls = pg_dump.raw_connection, []
+    real_connect, calls = pg_analyze.raw_connection, []
 
     def second_refused(alias, dbname=None):
         calls.append(alias)
@@ -389,7 +389,7 @@ def test_analyze__no_second_session__the_first_analyzes_every_table(three_tables
             raise OSError("FATAL: sorry, too many clients already")
         return real_connect(alias, dbname)
 
-    monkeypatch.setattr(pg_dump, "raw_connection", second_refused)
-    done = pg_dump.analyze("default", [(three_tables, n) for n in ("a", "b", "c")])
+    monkeypatch.setattr(pg_analyze, "raw_connection", second_refused)
+    done = pg_analyze.analyze("default", [(three_tables, n) for n in ("a", "b", "c")])
     assert len(calls) == 2 and done["tables"] == 3
     assert _analyzed_in(three_tables, 3) == 3

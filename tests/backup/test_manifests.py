@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from railops_django import backup
 from railops_django.backup import catalog, retention
-from railops_django.backup.catalog import Backup, ManifestInvalid, validate
+from railops_django.backup.catalog import Backup
+from railops_django.backup.manifest_schema import ManifestInvalid, validate
 from tests.utils import run_command
 
 

@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
@@ -36,7 +35,9 @@ from ...redact import logger
 from ...report import CannotRun
 from ..backup_types import Dump, EngineError
 from ..connection import apply_connect_timeout
-from .params import raw_connection
+from .analyze import analyze
+from .lock_watchdog import LockWatchdog
+from .params import qualified, raw_connection
 from .scratch import SCRATCH_PREFIX as SCRATCH_PREFIX
 from .scratch import scratch_database
 from .scratch import sweep_scratch as sweep_scratch  # the engine's sweep_scratch
@@ -148,10 +149,6 @@ def _no_pg_env() -> dict[str, str]:
     return child_env()
 
 
-def _qualified(schema: str, table: str) -> str:
-    return '"' + schema.replace('"', '""') + '"."' + table.replace('"', '""') + '"'
-
-
 _TABLES_SQL = """
 SELECT n.nspname, c.relname, c.reltuples::bigint
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -179,7 +176,7 @@ def row_counts(cursor: Any, exact_limit: int, exact_all: bool = False) -> dict[s
     for schema, table, estimate in cursor.fetchall():
         key = table_key(schema, table)
         if exact_all or estimate < 0 or estimate <= exact_limit:
-            cursor.execute(f"SELECT count(*) FROM {_qualified(schema, table)}")
+            cursor.execute(f"SELECT count(*) FROM {qualified(schema, table)}")
             out[key] = {"rows": int(cursor.fetchone()[0]), "exact": True}
         else:
             out[key] = {"rows": int(estimate), "exact": False}
@@ -335,50 +332,6 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
 RESTORE_LOCK_TIMEOUT_MS = 60_000
 
 
-class _LockWatchdog(threading.Thread):
-    """Cancels a statement of the pg_restore session ``app_name`` that has waited for a lock
-    longer than ``timeout_ms``; pg_restore then exits on the error, and its one transaction
-    rolls back. Without it a restore waited, silently and for ever, behind an app process
-    idle in a transaction on any table it must drop."""
-
-    POLL_S = 0.5
-
-    def __init__(self, alias: str, app_name: str, timeout_ms: int) -> None:
-        super().__init__(name="railops-restore-locks", daemon=True)
-        self.alias, self.app_name, self.timeout_ms = alias, app_name, timeout_ms
-        self.cancelled = False
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        try:
-            conn = raw_connection(self.alias)
-        except Exception as exc:  # no session to watch with: the restore runs unwatched
-            logger.info("restore lock watchdog not started: %s", redact.mask_exception(exc))
-            return
-        try:
-            with conn.cursor() as cursor:
-                while not self._done.wait(self.POLL_S):
-                    cursor.execute(
-                        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
-                        "WHERE application_name = %s AND state = 'active' "
-                        "AND wait_event_type = 'Lock' "
-                        "AND now() - query_start > make_interval(secs => %s)",
-                        [self.app_name, self.timeout_ms / 1000],
-                    )
-                    if any(row[0] for row in cursor.fetchall()):
-                        self.cancelled = True
-                        return
-        except Exception as exc:  # the watch ends; the restore goes on
-            logger.info("restore lock watchdog stopped: %s", redact.mask_exception(exc))
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self._done.set()
-        if self.is_alive():
-            self.join(timeout=5)
-
-
 def _pg_restore(
     alias: str | None,
     chunks: Iterator[bytes],
@@ -395,7 +348,7 @@ def _pg_restore(
     if alias and lock_timeout_ms is not None:
         # The archive's header sets lock_timeout = 0 for the session (pg_dump writes it), so a
         # PGOPTIONS of ours would not hold: a watchdog cancels the waiting statement instead.
-        watchdog = _LockWatchdog(alias, app_name, lock_timeout_ms)
+        watchdog = LockWatchdog(alias, app_name, lock_timeout_ms)
     try:
         proc = subprocess.Popen(
             argv,
@@ -482,79 +435,6 @@ def restore_test(
         finally:
             conn.close()
         return {table: info["rows"] for table, info in counts.items()}
-
-
-_USER_TABLES_SQL = """
-SELECT n.nspname, c.relname
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
-ORDER BY c.relpages DESC, 1, 2
-"""
-ANALYZE_SESSIONS = 2  # ANALYZE one table per session: two at once, the largest first
-
-
-def analyze(
-    alias: str, tables: list[tuple[str, str]] | None = None, sessions: int = ANALYZE_SESSIONS
-) -> dict[str, Any]:
-    """ANALYZE ``tables`` ((schema, table) pairs), or every table outside the system schemas;
-    what and how long.
-
-    A restore writes rows without statistics: until autovacuum comes round, the planner
-    guesses, and db_health warns of rows "never" analyzed. pg_restore does not analyze. Each
-    table is analyzed in its own statement, on ``sessions`` connections at once, the largest
-    tables first: one ANALYZE uses one server process, and the restore has just ended, so the
-    server has the cores to spare (``ANALYZE`` of the whole database would also sample
-    pg_catalog, which the restore did not touch).
-    """
-    started = time.monotonic()
-    first = raw_connection(alias)
-    try:
-        with first.cursor() as cursor:
-            if tables is None:
-                cursor.execute(_USER_TABLES_SQL)
-                tables = [(schema, table) for schema, table in cursor.fetchall()]
-        pending = queue.SimpleQueue[tuple[str, str]]()
-        for pair in tables:
-            pending.put(pair)
-        errors: list[BaseException] = []
-
-        def worker(conn: Any | None) -> None:
-            own = conn is None
-            if conn is None:
-                try:
-                    conn = raw_connection(alias)
-                except Exception as exc:  # no second session (max_connections...): one does
-                    logger.debug("ANALYZE on one session only: %s", redact.mask_exception(exc))
-                    return
-            try:
-                with conn.cursor() as cursor:
-                    while not errors:
-                        try:
-                            schema, table = pending.get_nowait()
-                        except queue.Empty:
-                            return
-                        cursor.execute(f"ANALYZE {_qualified(schema, table)}")
-            except BaseException as exc:  # raised in the caller's thread below
-                errors.append(exc)
-            finally:
-                if own:
-                    conn.close()
-
-        helpers = [
-            threading.Thread(target=worker, args=(None,), name="railops-analyze", daemon=True)
-            for _ in range(min(sessions, len(tables)) - 1)
-        ]
-        for thread in helpers:
-            thread.start()
-        worker(first)
-        for thread in helpers:
-            thread.join()
-        if errors:
-            raise errors[0]
-    finally:
-        first.close()
-    return {"tables": len(tables), "seconds": round(time.monotonic() - started, 3)}
 
 
 def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict[str, Any]:

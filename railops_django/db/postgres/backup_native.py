@@ -27,6 +27,7 @@ from . import backup as pg_dump
 from . import native as pg_native
 from . import native_stream as stream
 from . import scratch as scratch_dbs
+from .analyze import analyze
 from .params import raw_connection
 
 NAME = pg_native.ENGINE
@@ -264,7 +265,7 @@ def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict
     finally:
         conn.close()
     # the engine copies the current schema only: a key is a table's own name, dots and all
-    return pg_dump.analyze(alias, [(schema, table) for table in tables])
+    return analyze(alias, [(schema, table) for table in tables])
 
 
 def replica_lock(alias: str, lock_dir: Path) -> contextlib.AbstractContextManager[bool]:

@@ -36,3 +36,8 @@ def raw_connection(alias: str, dbname: str | None = None) -> Any:
     raw = connection.get_new_connection(libpq_params(alias, dbname))
     raw.autocommit = True
     return raw
+
+
+def qualified(schema: str, table: str) -> str:
+    """``"schema"."table"``, each part quoted as an SQL identifier."""
+    return '"' + schema.replace('"', '""') + '"."' + table.replace('"', '""') + '"'
