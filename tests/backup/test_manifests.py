@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from railops_django import backup
-from railops_django.backup import catalog, retention
+from railops_django.backup import catalog, manifest_schema, retention
 from railops_django.backup.catalog import Backup
 from railops_django.backup.manifest_schema import ManifestInvalid, validate
 from tests.utils import run_command
@@ -269,7 +269,7 @@ def test_validate__the_valid_manifest_passes_and_name_must_match_file():
     assert validate(json.loads(json.dumps(VALID)), FILENAME)["name"] == VALID["name"]
     with pytest.raises(ManifestInvalid, match="name"):
         validate(json.loads(json.dumps(VALID)), "other.json")
-    assert catalog.SHA256.fullmatch(SHA)
+    assert manifest_schema.SHA256.fullmatch(SHA)
 
 
 # --- a native backup's engine_info: what restore and verify --restore-test read ----------------
