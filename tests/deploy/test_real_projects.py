@@ -16,6 +16,7 @@ renames, moves between apps and ``db_table`` changes) is what these tests catch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -363,7 +364,11 @@ def test_wagtail__native_backup__restore_test_passes_and_leaves_the_site_alone(
     assert code == 0, [(f["id"], f["title"], f.get("detail")) for f in verified["findings"]]
     assert [f["id"] for f in verified["findings"]] == ["backup.verify.ok"]
     assert site.query(counts) == before
-    leftovers = site.query("SELECT datname FROM pg_database WHERE datname LIKE 'railops_verify_%'")
+    # none of this site's scratch databases is left (others may be another run's, live)
+    tag = hashlib.sha256(site.url.rsplit("/", 1)[1].encode()).hexdigest()[:8]
+    leftovers = site.query(
+        f"SELECT datname FROM pg_database WHERE datname LIKE 'railops\\_verify\\_{tag}\\_%'"
+    )
     assert leftovers == []
 
 
