@@ -34,6 +34,30 @@ def migration_difference(manifest: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
+def _refuse_leftovers(backup: Backup, engine: Any, alias: str, only_in_code: list[str]) -> None:
+    """CannotRun, before anything changes, when the restore would leave tables the backup does
+    not hold while the code has migrations the backup lacks: those tables are likely theirs,
+    and with their django_migrations rows gone the next migrate fails on them ('relation
+    already exists'). Unapplying those migrations first makes the restore a clean one."""
+    left = engine.leftover_tables(alias, backup.manifest)
+    if not left:
+        return
+    recorded = backup.manifest.get("migrations") or {}
+    apps = sorted({name.split(".", 1)[0] for name in only_in_code})
+    commands = "; ".join(
+        f"python manage.py migrate {app} {(sorted(recorded.get(app) or []) or ['zero'])[-1]}"
+        for app in apps
+    )
+    raise CannotRun(
+        f"{len(left)} table(s) exist that {backup.name} does not hold "
+        f"({', '.join(left[:5])}{', ...' if len(left) > 5 else ''}): the restore would leave "
+        "them without the migrations that made them, and the next migrate would fail on "
+        f"them. Unapply the migrations the backup lacks first ({commands}), then restore it "
+        "again with --force (this code still has them: 'python manage.py safe_migrate' "
+        "applies them to the restored data after); nothing was changed"
+    )
+
+
 def check_database(backup: Backup, alias: str, from_database: str | None) -> list[Finding]:
     """Refuse (CannotRun) to restore another database's backup unless ``from_database`` names it.
 
@@ -116,6 +140,9 @@ def restore(
             **diff,
         )
         return report
+    engine = backup_engine.by_name(manifest["engine"])
+    if diff["only_in_code"]:
+        _refuse_leftovers(backup, engine, alias, diff["only_in_code"])
     place, checks = good_copy(backup)
     if place is None:
         report.add(
@@ -127,7 +154,6 @@ def restore(
             rank=1,
         )
         return report
-    engine = backup_engine.by_name(manifest["engine"])
     engine.preflight(alias)
     if dry_run:
         report.add(

@@ -11,6 +11,8 @@ An engine is a module with the same functions:
   count rows;
 - ``restore(alias, chunks, manifest)``: restore into the live database in one transaction, or
   not at all;
+- ``leftover_tables(alias, manifest) -> list[str]``: tables of the live database that
+  ``restore`` would leave in place though the backup does not hold them;
 - ``replica_lock(alias, lock_dir)``: a context manager yielding True when this process holds it;
 - ``analyze_restored(alias, manifest) -> dict``: ANALYZE what ``restore`` loaded (``tables``,
   ``seconds``), so the planner has statistics straight away;

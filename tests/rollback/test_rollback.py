@@ -325,3 +325,29 @@ def test_assess__code_behind_schema__recommends_the_backup_at_the_codes_state(ba
     assert [b["name"] for b in data["backups"]][:2] == [broken, at_code_state]
     rec = next(f for f in data["findings"] if f["id"] == "rollback.recommendation")
     assert rec["fix"].endswith(f"recover --backup {at_code_state}"), rec
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_restore_force__tables_of_migrations_the_backup_lacks__refused_saying_what_to_unapply(
+    test_apps, backup_dir
+):
+    # pg_restore --clean drops only what the dump holds: the tables of migrations made after
+    # the backup stayed, without their django_migrations rows, and the next migrate failed
+    # on them ('relation already exists'). The guide advised exactly that.
+    out, _, code = run_command("backup", "create", "--format", "json")
+    older = json.loads(out)["backup"]["name"]
+    test_apps(R2)
+    call_command("migrate", "railops_r2app", verbosity=0)
+    before = _content()
+
+    out, err, code = run_command("backup", "restore", older, "--noinput", "--force")
+
+    assert code == 3 and len(err.strip().splitlines()) == 1, out + err
+    assert "railops_r2app_gadget" in err and "python manage.py migrate railops_r2app zero" in err
+    assert _content() == before
+    call_command("migrate", "railops_r2app", "zero", verbosity=0)
+    out, err, code = run_command("backup", "restore", older, "--noinput", "--force")
+    assert code == 0, out + err
+    out, err, code = run_command("safe_migrate", "--noinput")  # the code's state comes back
+    assert code == 0, out + err

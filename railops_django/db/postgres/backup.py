@@ -183,6 +183,20 @@ def row_counts(cursor: Any, exact_limit: int, exact_all: bool = False) -> dict[s
     return out
 
 
+def leftover_tables(alias: str, manifest: dict[str, Any]) -> list[str]:
+    """Tables of the live database that the backup does not hold: ``pg_restore --clean`` drops
+    only what the dump holds, so a restore would leave these as they are."""
+    held = set((manifest or {}).get("tables") or {})
+    conn = raw_connection(alias)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(_TABLES_SQL)
+            live = [table_key(schema, table) for schema, table, _rows in cursor.fetchall()]
+    finally:
+        conn.close()
+    return sorted(t for t in live if t not in held)
+
+
 class _Stderr:
     """A subprocess's stderr, collected in a temp file (no pipe deadlock), read back masked."""
 

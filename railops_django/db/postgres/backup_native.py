@@ -268,6 +268,11 @@ def analyze_restored(alias: str, manifest: dict[str, Any] | None = None) -> dict
     return analyze(alias, [(schema, table) for table in tables])
 
 
+def leftover_tables(alias: str, manifest: dict[str, Any]) -> list[str]:
+    """None: the native restore refuses a target holding tables its migrations do not create."""
+    return []
+
+
 def replica_lock(alias: str, lock_dir: Path) -> contextlib.AbstractContextManager[bool]:
     """The same PostgreSQL advisory lock as the pg_dump engine (no client binary involved)."""
     return pg_dump.replica_lock(alias, lock_dir)

@@ -168,6 +168,11 @@ def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None
             target.close()
 
 
+def leftover_tables(alias: str, manifest: dict[str, Any]) -> list[str]:
+    """None: the restore replaces the whole database file."""
+    return []
+
+
 def sweep_scratch(alias: str, *, dry_run: bool = False) -> list[str]:
     """SQLite restore tests use unnamed-on-exit temporary files: no scratch databases."""
     return []
