@@ -37,7 +37,7 @@ from ..backup_types import Dump, EngineError
 from ..connection import apply_connect_timeout
 from .analyze import analyze
 from .lock_watchdog import LockWatchdog
-from .params import qualified, raw_connection
+from .params import qualified, quote, raw_connection
 from .scratch import SCRATCH_PREFIX as SCRATCH_PREFIX
 from .scratch import scratch_database
 from .scratch import sweep_scratch as sweep_scratch  # the engine's sweep_scratch
@@ -159,7 +159,7 @@ ORDER BY 1, 2
 
 
 def _key_part(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"' if "." in name or '"' in name else name
+    return quote(name) if "." in name or '"' in name else name
 
 
 def table_key(schema: str, table: str) -> str:

@@ -63,7 +63,7 @@ from .native_coverage import (
     leftover_names,
     table_keys,
 )
-from .params import libpq_params
+from .params import libpq_params, quote
 
 ENGINE = "native"
 # Text COPY, not binary. Restore goes into a schema rebuilt by the migrations, possibly on
@@ -136,10 +136,6 @@ def _connect(alias: str) -> Any:
             f"the native engine cannot connect to database {alias!r}: {exc}. "
             "Check DATABASE_URL, then run: python manage.py db_health"
         ) from exc
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # -- what the migrations create ----------------------------------------------------------------

@@ -38,6 +38,11 @@ def raw_connection(alias: str, dbname: str | None = None) -> Any:
     return raw
 
 
+def quote(name: str) -> str:
+    """``name`` as an SQL identifier: double-quoted, embedded quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def qualified(schema: str, table: str) -> str:
     """``"schema"."table"``, each part quoted as an SQL identifier."""
-    return '"' + schema.replace('"', '""') + '"."' + table.replace('"', '""') + '"'
+    return f"{quote(schema)}.{quote(table)}"

@@ -16,7 +16,7 @@ from django.db import connections
 
 from ...redact import logger
 from ...report import CannotRun
-from .params import raw_connection
+from .params import quote, raw_connection
 
 SCRATCH_PREFIX = "railops_verify_"
 # pg_advisory_lock(class, key): the class of the locks that mark a scratch database in use.
@@ -41,9 +41,7 @@ _PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
 def role_sql(role: str) -> str:
     """``role`` as SQL names it: a plain lowercase identifier as it is, else double-quoted with
     embedded quotes doubled, so the ALTER ROLE the hint gives works when pasted."""
-    if _PLAIN_IDENTIFIER.fullmatch(role):
-        return role
-    return '"' + role.replace('"', '""') + '"'
+    return role if _PLAIN_IDENTIFIER.fullmatch(role) else quote(role)
 
 
 def _create(cursor: Any, alias: str, scratch: str) -> None:
