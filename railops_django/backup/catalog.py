@@ -223,9 +223,16 @@ def list_backups(alias: str | None = None, *, include_bad: bool = False) -> list
 
 
 def select(
-    backups: Iterable[Backup], alias: str | None, *, include_bad: bool = False
+    backups: Iterable[Backup],
+    alias: str | None,
+    *,
+    include_bad: bool = False,
+    current: dict[str, Any] | None = None,
 ) -> list[Backup]:
-    current = identity(alias) if alias is not None else None
+    """The backups of ``alias``'s database (all when None), newest first; ``current`` is its
+    identity when the caller has it already (each lookup may wait for a connection)."""
+    if current is None and alias is not None:
+        current = identity(alias)
     chosen = [
         b
         for b in backups
@@ -252,17 +259,19 @@ def find(
     """
     found = scan() if found is None else found
     if latest or not name:
-        backups = select(found.backups.values(), alias)
-        if to_restore and backups and not [b for b in backups if not b.safety_for]:
-            raise CannotRun(
-                f"every backup of this database is a safety copy taken before a restore or a "
-                f"recovery (the newest, {backups[0].name}, before the "
-                f"{backups[0].safety_for}): restore one by name if that is the state you want"
-            )
+        current = identity(alias) if alias is not None else None
+        backups = select(found.backups.values(), alias, current=current)
         if to_restore:
-            backups = [b for b in backups if not b.safety_for]
+            chosen = [b for b in backups if not b.safety_for]
+            if backups and not chosen:
+                raise CannotRun(
+                    f"every backup of this database is a safety copy taken before a restore or "
+                    f"a recovery (the newest, {backups[0].name}, before the "
+                    f"{backups[0].safety_for}): restore one by name if that is the state you want"
+                )
+            backups = chosen
         if not backups:
-            where = identity_label(identity(alias)) if alias is not None else "any database"
+            where = identity_label(current) if current is not None else "any database"
             others = len(found.backups)
             raise CannotRun(
                 f"no good backup of {where} exists yet"

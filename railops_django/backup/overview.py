@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import statistics
 from datetime import UTC, datetime
+from typing import Any
 
 from .. import conf
-from ..db.identity import identity, reach
 from ..db.identity import label as identity_label
+from ..db.identity import reach
 from ..report import REPORT, Report, Severity
 from . import storage
 from .archive import TIERS, ephemeral_findings
@@ -32,12 +33,13 @@ def _others(backups: int, mine: int, report: Report, command: str) -> None:
         )
 
 
-def _unreached(alias: str | None, report: Report) -> None:
-    """A warning when the database cannot be reached: its backups are then told apart from
-    another database's by the settings' host, port and name only, without the cluster's id."""
+def _database(alias: str | None, report: Report) -> tuple[dict[str, Any] | None, str]:
+    """The identity of ``alias``'s database (None: every database) and its label, looked up
+    once; a warning when the database cannot be reached, since its backups are then told apart
+    from another database's by the settings' host, port and name only."""
     if alias is None:
-        return
-    _ident, why = reach(alias)
+        return None, "every database"
+    current, why = reach(alias)
     if why is not None:
         report.add(
             "backup.identity.unreached",
@@ -50,18 +52,18 @@ def _unreached(alias: str | None, report: Report) -> None:
             "list again.",
             rank=5,
         )
+    return current, identity_label(current)
 
 
 def listing(alias: str | None) -> Report:
     report = Report("backup list", kind=REPORT)
     found = scan()
-    backups = select(found.backups.values(), alias, include_bad=True)
-    now = datetime.now(UTC)
-    report.extras["backups"] = [{**b.as_row(), "age": _age(b.created_at, now)} for b in backups]
     report.extend(bad_manifest_findings(found.bad))
     report.extend(unreachable_findings(found))
-    _unreached(alias, report)
-    where = identity_label(identity(alias)) if alias is not None else "every database"
+    current, where = _database(alias, report)
+    backups = select(found.backups.values(), alias, include_bad=True, current=current)
+    now = datetime.now(UTC)
+    report.extras["backups"] = [{**b.as_row(), "age": _age(b.created_at, now)} for b in backups]
     report.add(
         "backup.list",
         Severity.OK,
@@ -77,11 +79,11 @@ def report(alias: str | None, now: datetime | None = None) -> Report:
     now = now or datetime.now(UTC)
     places = storage.configured()
     found = scan(places)
-    backups = select(found.backups.values(), alias)
     out.extend(bad_manifest_findings(found.bad))
     out.extend(unreachable_findings(found))
-    _unreached(alias, out)
-    mine = len(select(found.backups.values(), alias, include_bad=True))
+    current, _where = _database(alias, out)
+    backups = select(found.backups.values(), alias, current=current)
+    mine = len(select(found.backups.values(), alias, include_bad=True, current=current))
     _others(len(found.backups), mine, out, "counted")
     out.extras["storages"] = [
         {"storage": p.describe(), "off_machine": storage.is_offsite(p), "ephemeral": p.ephemeral}

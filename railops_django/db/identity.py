@@ -15,6 +15,7 @@ from django.db import DatabaseError, connections, transaction
 
 from ..redact import logger, mask_text
 from . import vendor
+from .connection import apply_connect_timeout
 
 
 def _postgres(alias: str) -> tuple[dict[str, Any], str | None]:
@@ -26,6 +27,7 @@ def _postgres(alias: str) -> tuple[dict[str, Any], str | None]:
         "name": str(settings.get("NAME") or ""),
         "system_identifier": None,
     }
+    apply_connect_timeout(alias)  # a server that never answers must not hold a listing
     try:
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT current_database()")

@@ -279,3 +279,43 @@ def test_database_unreachable__list_and_report_warn_that_backups_are_matched_by_
         assert "not currently accepting connections" in unreached[0]["detail"]
     code, out, err = _start(backup_dir, second_database, "backup", "list", "--format", "json")
     assert [b["name"] for b in json.loads(out)["backups"]] == [made]
+
+
+@pytest.mark.postgres
+def test_database_answers_nothing__list_and_report_give_up_after_the_connect_timeout(tmp_path):
+    # A server that accepts the TCP connection and never answers (a stalled proxy, a host
+    # under load): the identity check connected without RAILOPS' CONNECT_TIMEOUT and
+    # 'backup list' hung as long as the server kept silent.
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # never accepted: the kernel completes the handshake, nothing answers
+    url = f"postgres://postgres@127.0.0.1:{silent.getsockname()[1]}/railops_silent"
+    try:
+        for command in ("list", "report"):
+            started = time.monotonic()
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    str(EXAMPLE / "manage.py"),
+                    "backup",
+                    command,
+                    "--format",
+                    "json",
+                    "--settings",
+                    "tests.settings",
+                ],
+                env=manage_env(tmp_path / "backups", DATABASE_URL=url, RAILOPS_CONNECT_TIMEOUT="1"),
+                cwd=EXAMPLE,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            took = time.monotonic() - started
+            ids = [f["id"] for f in json.loads(proc.stdout)["findings"]]
+            assert "backup.identity.unreached" in ids, (command, proc.stdout, proc.stderr)
+            assert took < 15, (command, took)  # one timeout, plus Python's start
+    finally:
+        silent.close()
