@@ -262,14 +262,12 @@ def verify(
     report = Report("backup verify", kind=REPORT)
     if restore_test:  # restores into a scratch database of the same server
         dbconn.require(alias or "default")
+    found = scan()
+    report.extend(unreachable_findings(found))
     if all_backups:
-        found = scan()
         report.extend(bad_manifest_findings(found.bad))
-        report.extend(unreachable_findings(found))
         backups = select(found.backups.values(), alias or None, include_bad=True)
     else:
-        found = scan()
-        report.extend(unreachable_findings(found))
         backups = [find(name, alias, latest=latest, found=found)]
     if not backups:
         report.add(
