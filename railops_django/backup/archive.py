@@ -42,6 +42,18 @@ class BackupFailed(Exception):
     """The backup could not be completed; nothing was listed as good. The message is masked."""
 
 
+def failed_finding(exc: BackupFailed, retry: str, what: str = "backup") -> Finding:
+    """The one critical finding of a backup that failed: why, and the command to run again."""
+    return Finding(
+        "backup.failed",
+        Severity.CRITICAL,
+        f"the {what} failed; no new backup was recorded",
+        str(exc),
+        f"Fix the cause above and run '{retry}' again.",
+        rank=0,
+    )
+
+
 @dataclass
 class BackupResult:
     name: str

@@ -110,14 +110,7 @@ def _create_report(
         report.findings.append(failure_finding(alias, exc, "backup"))
         return report
     except archive.BackupFailed as exc:
-        report.add(
-            "backup.failed",
-            Severity.CRITICAL,
-            "the backup failed; no new backup was recorded",
-            str(exc),
-            "Fix the cause above and run 'python manage.py backup create' again.",
-            rank=0,
-        )
+        report.findings.append(archive.failed_finding(exc, "python manage.py backup create"))
         return report
     except BaseException as exc:  # Ctrl-C above all: the line must not say "(done)"
         outcome = render.ended_by(exc)

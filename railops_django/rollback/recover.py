@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .. import redact
 from ..backup import BackupFailed, create, restore
+from ..backup.archive import failed_finding
 from ..backup.catalog import find
 from ..models import Release
 from ..report import ACTION, CannotRun, Finding, Report, Severity
@@ -34,13 +35,8 @@ def emergency_backup(alias: str, safety_for: str | None = None) -> Report:
     try:
         result = create(alias, tier="emergency", safety_for=safety_for)
     except BackupFailed as exc:  # a full disk, a storage that does not answer
-        report.add(
-            "backup.failed",
-            Severity.CRITICAL,
-            "the emergency backup failed; no new backup was recorded",
-            str(exc),
-            "Fix the cause above and run 'python manage.py emergency_rollback backup' again.",
-            rank=0,
+        report.findings.append(
+            failed_finding(exc, "python manage.py emergency_rollback backup", "emergency backup")
         )
         return report
     report.extend(result.findings)
