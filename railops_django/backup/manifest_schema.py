@@ -14,6 +14,8 @@ from ..report import CannotRun
 from .archive import FORMAT, TIERS, dump_name, manifest_name
 
 SHA256 = re.compile("[0-9a-f]{64}")
+# what a native backup's comments are on (db/postgres/native_comments.KEYWORDS)
+_COMMENT_ON = ("table", "view", "materialized view")
 
 
 class ManifestInvalid(ValueError):
@@ -135,7 +137,8 @@ def _names(value: Any) -> bool:
 def _check_engine_info(info: Any, engine: str) -> None:
     """What the native engine (db/postgres/native.py ``dump``) writes and its restore reads:
     tables {name: {rows, columns}}, migrations {app: [names]}, sequences {name: {value,
-    is_called, table, column}}, matviews and not_covered [names]."""
+    is_called, table, column}}, matviews and not_covered [names], comments [{on, name,
+    column, text}]."""
     _need(isinstance(info, dict), "engine_info is not an object")
     if engine == "native":
         for key in ("tables", "migrations"):
@@ -169,3 +172,14 @@ def _check_engine_info(info: Any, engine: str) -> None:
         )
     for key in ("matviews", "not_covered"):
         _need(_names(info.get(key) or []), f"engine_info.{key} is not a list of names")
+    comments = info.get("comments") or []
+    _need(isinstance(comments, list), "engine_info.comments is not a list")
+    for index, comment in enumerate(comments):
+        _need(
+            isinstance(comment, dict)
+            and comment.get("on") in _COMMENT_ON
+            and isinstance(comment.get("name"), str)
+            and (comment.get("column") is None or isinstance(comment["column"], str))
+            and isinstance(comment.get("text"), str),
+            f"engine_info.comments[{index}] is not {{on, name, column, text}}",
+        )

@@ -284,6 +284,7 @@ NATIVE_INFO: dict[str, Any] = {
         "free_seq": {"value": 7, "is_called": False, "table": None},
     },
     "matviews": ["mv"],
+    "comments": [{"on": "table", "name": "t", "column": None, "text": "it's"}],
     "not_covered": [],
     "missing": [],
 }
@@ -327,6 +328,13 @@ def test_validate__native_engine_info__the_valid_one_passes():
         {"matviews": [5]},
         {"matviews": "mv"},
         {"not_covered": [5]},
+        {"comments": {"t": "x"}},
+        {"comments": ["t"]},
+        {"comments": [{"on": "function", "name": "f", "column": None, "text": "x"}]},
+        {"comments": [{"on": "table); DROP TABLE t; --", "name": "t", "text": "x"}]},
+        {"comments": [{"on": "table", "name": 5, "column": None, "text": "x"}]},
+        {"comments": [{"on": "table", "name": "t", "column": 1, "text": "x"}]},
+        {"comments": [{"on": "table", "name": "t", "column": None, "text": None}]},
     ],
     ids=lambda e: ",".join(f"{k}={'deleted' if v is _DELETE else v}" for k, v in e.items()),
 )

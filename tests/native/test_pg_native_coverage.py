@@ -58,6 +58,9 @@ FUNCTION = (
 )
 ENUM = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')"
 DOMAIN = "CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0)"
+HAND_DEFAULT = "ALTER TABLE shop_product ALTER COLUMN name SET DEFAULT 'unnamed'"
+INDEX_COMMENT = "COMMENT ON INDEX shop_product_pkey IS 'the key'"
+CONSTRAINT_COMMENT = "COMMENT ON CONSTRAINT shop_product_pkey ON shop_product IS 'the key'"
 
 CASES = [
     pytest.param(SECOND_SCHEMA, "audit.events", "table in schema audit", id="second_schema"),
@@ -73,6 +76,16 @@ CASES = [
     pytest.param(FUNCTION, "cents()", "function no migration creates", id="function"),
     pytest.param(ENUM, "type mood", "enum type no migration creates", id="enum"),
     pytest.param(DOMAIN, "type positive_int", "domain no migration creates", id="domain"),
+    pytest.param(HAND_DEFAULT, "default of shop_product.name", "column default no", id="default"),
+    pytest.param(
+        INDEX_COMMENT, "comment on index shop_product_pkey", "comment on a", id="index_comment"
+    ),
+    pytest.param(
+        CONSTRAINT_COMMENT,
+        "comment on constraint shop_product_pkey on shop_product",
+        "comment on a constraint",
+        id="constraint_comment",
+    ),
 ]
 
 

@@ -24,6 +24,8 @@ The info dict ``dump`` returns (JSON-serialisable, no credentials), for the mani
 - ``tables`` ``{table: {"rows": n, "columns": [...]}}`` (exact counts, from the COPY itself);
 - ``sequences`` ``{sequence: {"value", "is_called", "table", "column"}}`` (restore finds the
   sequence again through ``pg_get_serial_sequence(table, column)``);
+- ``comments`` ``[{"on", "name", "column", "text"}]``: the ``COMMENT``s restore sets again
+  (see ``native_comments``);
 - ``not_covered`` (tables no migration creates) and ``missing`` (tables the migrations should
   have created but the database lacks);
 - ``server_version``, ``workers``, ``rows`` (total) and ``seconds``.
@@ -49,14 +51,17 @@ from django.db import connections, router
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import NOT_PROVIDED
 
 from ... import private_dirs, redact
 from ...child_env import child_env
 from ...redact import logger
 from ...report import CannotRun
+from . import native_comments
 from . import native_stream as stream
 from .native_coverage import (
     Expected,
+    check_defaults,
     check_indexes_constraints,
     generated_names,
     implied,
@@ -274,6 +279,7 @@ class Coverage:
     not_covered: list[str] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)
     expected: Expected = field(default_factory=Expected)  # the indexes and constraints
+    db_defaults: set[tuple[str, str]] = field(default_factory=set)  # (table, column) with one
 
     def refuse(self, name: str, kind: str) -> None:
         if name not in self.kinds:
@@ -324,6 +330,7 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
     loader, nodes = _loader(applied)
     columns: dict[str, list[str]] = {}
     auto: set[tuple[str, str]] = set()
+    db_defaults: set[tuple[str, str]] = set()
     expected = Expected()
 
     def migrates(model: Any) -> bool:
@@ -349,8 +356,15 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
                 for f in fields
                 if f.get_internal_type() in _AUTO_FIELDS
             }
+            db_defaults |= {
+                (meta.db_table, str(f.column))
+                for f in fields
+                if getattr(f, "generated", False) or f.db_default is not NOT_PROVIDED
+            }
     run_sql = _run_sql_text(loader, applied)
-    return Coverage(sorted(columns), columns, auto, run_sql, expected=expected)
+    return Coverage(
+        sorted(columns), columns, auto, run_sql, expected=expected, db_defaults=db_defaults
+    )
 
 
 def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
@@ -362,7 +376,9 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
     - partitioned tables (and their partitions): COPY cannot read a partitioned table whole;
     - views, materialized views and sequences no applied RunSQL creates (owned sequences of
       auto fields excepted: the migrations create those);
-    - columns of covered tables that the migrations do not create (generated ones included);
+    - columns of covered tables that the migrations do not create (generated ones included),
+      and column defaults they do not set (``check_defaults``);
+    - comments on indexes, sequences and constraints (``native_comments``; the others are kept);
     - functions, triggers and standalone types no applied RunSQL names;
     - indexes and constraints (primary keys, unique, foreign keys, checks, exclusions) of the
       covered tables that the migration state does not define and no applied RunSQL names,
@@ -418,6 +434,9 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
     _check_routines_triggers_types(cur, cover, member)
     covered = [t for t in present if t in cover.columns]
     check_indexes_constraints(cur, cover.expected, covered, cover.mentioned, cover.refuse)
+    explained = cover.db_defaults | cover.auto_columns
+    check_defaults(cur, cover.columns, explained, cover.mentioned, cover.refuse)
+    native_comments.check_others(cur, cover.mentioned, cover.refuse)
 
 
 _ROUTINE_KINDS = {"f": "function", "p": "procedure", "a": "aggregate", "w": "window function"}
@@ -787,6 +806,7 @@ def dump(
             }
             sequences.update(_standalone_sequences(cur, cover, set(sequences)))
             matviews = _populated_matviews(cur, cover)
+            comments = native_comments.read(cur, tables, cover.kinds)
             sizes = _table_sizes(cur, dumped)
             workers = max(1, min(int(workers), len(tables)))
             snapshot_id = ""
@@ -824,6 +844,7 @@ def dump(
         "tables": {t: {"rows": counts[t], "columns": tables[t]} for t in tables},
         "sequences": sequences,
         "matviews": matviews,
+        "comments": comments,
         "not_covered": not_covered,
         "not_covered_kinds": cover.kinds,
         "missing": missing,
@@ -1089,6 +1110,7 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                     for statement in rebuild:
                         cur.execute(statement)
                 _set_sequences(cur, info.get("sequences") or {})
+                native_comments.apply(cur, info.get("comments") or [])
                 for view in info.get("matviews") or []:
                     # Rebuilt by a migration over empty tables: filled again, as pg_restore does.
                     cur.execute(f"REFRESH MATERIALIZED VIEW {quote(view)}")

@@ -304,3 +304,33 @@ def _key(
     if contype == "c" and len(cols) == 1:
         return ("c", table, cols[0], _norm_check(definition))
     return None
+
+
+def check_defaults(
+    cur: Any,
+    columns: dict[str, list[str]],
+    explained: set[tuple[str, str]],
+    mentioned: Callable[[str], bool],
+    refuse: Callable[[str, str], None],
+) -> None:
+    """Refuse the column defaults of the covered ``columns`` that migrating would not set.
+
+    Django leaves a default in the database only for a ``db_default`` or a ``GeneratedField``
+    (``explained``, from the state) and for the ``nextval`` of a serial auto field (an old
+    project's ``id``, also ``explained``); an ``AddField``'s default is dropped again. So any
+    other (``ALTER TABLE ... SET DEFAULT now()`` in ``psql``) would be gone after a restore,
+    and with it what inserts relying on it get, unless an applied RunSQL names the table.
+    """
+    cur.execute(
+        "SELECT c.relname, a.attname FROM pg_attrdef d "
+        "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+        "JOIN pg_class c ON c.oid = d.adrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
+        "WHERE NOT a.attisdropped ORDER BY 1, a.attnum"
+    )
+    for table, column in cur.fetchall():
+        if column not in columns.get(table, ()):
+            continue  # not a covered column: refused (or left alone) as such
+        if (table, column) in explained or mentioned(table):
+            continue
+        refuse(f"default of {table}.{column}", "column default no migration sets")
