@@ -137,3 +137,32 @@ def test_restore__comment_on_a_matview_a_migration_creates__set_again(scratch, s
     db.recreate_empty()
     pg_native.restore(db.alias, out, info)
     assert db.sql(COMMENTS, ["shelf_names"]) == [("for the search box", None, None)]
+
+
+def test_dump__default_an_add_default_value_operation_sets__not_refused_and_set_again(
+    scratch, settings
+):
+    settings.MIGRATION_MODULES = {APP: "tests.native.add_default_value_migrations"}
+    db = scratch()
+    call_command("migrate", APP, database=db.alias, verbosity=0, interactive=False)
+    db.close()
+    db.sql(f"INSERT INTO {SHELF} (name) VALUES ('a')")  # slots from the database default
+    out = io.BytesIO()
+    info = pg_native.dump(db.alias, out)
+    assert info["not_covered"] == []
+    out.seek(0)
+    db.recreate_empty()
+    pg_native.restore(db.alias, out, info)  # the operation runs again
+    db.sql(f"INSERT INTO {SHELF} (name) VALUES ('b')")
+    assert db.sql(f"SELECT name, slots FROM {SHELF} ORDER BY 1") == [("a", 7), ("b", 7)]
+
+
+def test_dump__same_default_without_the_operation__refused(scratch, settings):
+    settings.MIGRATION_MODULES = {APP: "tests.native.add_default_value_migrations"}
+    db = scratch()
+    call_command("migrate", APP, "0001", database=db.alias, verbosity=0, interactive=False)
+    db.close()
+    db.sql(f"ALTER TABLE {SHELF} ALTER COLUMN slots SET DEFAULT 7")
+    with pytest.raises(pg_native.PartialBackup) as caught:
+        pg_native.dump(db.alias, io.BytesIO())
+    assert caught.value.tables == [f"default of {SHELF}.slots"]

@@ -292,22 +292,30 @@ class Coverage:
         return re.search(rf"(?<![\w$]){re.escape(name.lower())}(?![\w$])", self.run_sql) is not None
 
 
-def _run_sql_text(loader: MigrationLoader, applied: Collection[tuple[str, str]]) -> str:
-    """The SQL of every RunSQL in the ``applied`` migrations, and the source of every
-    RunPython's forward function, lowercased, one string.
+def _run_sql_text(
+    loader: MigrationLoader,
+    applied: Collection[tuple[str, str]],
+    tables_of: dict[tuple[str, str], str] | None = None,
+) -> str:
+    """The SQL of every RunSQL in the ``applied`` migrations, the source of every RunPython's
+    forward function, and what every other package's operation names, lowercased, one string.
 
     A RunPython that executes SQL recreates what it names when restore migrates, as a RunSQL
     does: django-oscar's catalogue 0030 creates its materialized view with ``cursor.execute``.
-    Its reverse function is left out (it names what it drops).
+    Its reverse function is left out (it names what it drops). An operation from outside
+    Django (django-add-default-value's ``AddDefaultValue``, a trigger library's) runs again
+    too: its deconstructed arguments count, and so does its model's table (``tables_of``,
+    ``(app_label, model) -> db_table`` of the final state), since it is usually SQL on it.
     """
     from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
 
     parts: list[str] = []
+    tables_of = tables_of or {}
 
-    def collect(operations: list[Any]) -> None:
+    def collect(app_label: str, operations: list[Any]) -> None:
         for operation in operations:
             if isinstance(operation, SeparateDatabaseAndState):
-                collect(list(operation.database_operations))
+                collect(app_label, list(operation.database_operations))
             elif isinstance(operation, RunSQL):
                 sql = operation.sql
                 items = [sql] if isinstance(sql, str) else list(sql)
@@ -316,11 +324,17 @@ def _run_sql_text(loader: MigrationLoader, applied: Collection[tuple[str, str]])
             elif isinstance(operation, RunPython):
                 with contextlib.suppress(OSError, TypeError):  # no source (a .pyc, a builtin)
                     parts.append(inspect.getsource(operation.code))
+            elif not type(operation).__module__.startswith("django."):
+                with contextlib.suppress(Exception):  # a deconstruct() of its own that fails
+                    parts.append(repr(operation.deconstruct()[1:]))
+                model = str(getattr(operation, "model_name", "") or "").lower()
+                if (app_label, model) in tables_of:
+                    parts.append(tables_of[(app_label, model)])
 
     for key in sorted(applied):
         migration = loader.disk_migrations.get(key)  # a replaced one too
         if migration is not None:
-            collect(list(migration.operations))
+            collect(key[0], list(migration.operations))
     return "\n".join(parts).lower()
 
 
@@ -331,6 +345,7 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
     columns: dict[str, list[str]] = {}
     auto: set[tuple[str, str]] = set()
     db_defaults: set[tuple[str, str]] = set()
+    tables_of: dict[tuple[str, str], str] = {}
     expected = Expected()
 
     def migrates(model: Any) -> bool:
@@ -349,6 +364,7 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
         )
         for model in models:
             meta = model._meta
+            tables_of[(meta.app_label, meta.model_name)] = meta.db_table
             fields = [f for f in meta.local_concrete_fields if f.column]
             columns[meta.db_table] = [str(f.column) for f in fields]
             auto |= {
@@ -361,7 +377,7 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
                 for f in fields
                 if getattr(f, "generated", False) or f.db_default is not NOT_PROVIDED
             }
-    run_sql = _run_sql_text(loader, applied)
+    run_sql = _run_sql_text(loader, applied, tables_of)
     return Coverage(
         sorted(columns), columns, auto, run_sql, expected=expected, db_defaults=db_defaults
     )
