@@ -108,8 +108,8 @@ class PartialBackup(Exception):
         kinds = kinds or {}
         named = ", ".join(f"{t} ({kinds[t]})" if t in kinds else t for t in tables)
         super().__init__(
-            f"{len(tables)} object(s) are not created by the migrations and would not be backed "
-            f"up by the native engine: {named}. Back up with pg_dump "
+            f"{len(tables)} object(s) the migrations do not rebuild would be missing from a native "
+            f"backup: {named}. Back up with pg_dump "
             "(RAILOPS BACKUP_ENGINE 'pg_dump'), or accept a partial backup with --allow-partial."
         )
 
