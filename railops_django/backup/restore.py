@@ -201,7 +201,9 @@ def _restore(
         report.extras["restore"]["safety_backup"] = safety.name
     started = time.monotonic()
     try:
-        engine.restore(alias, stream(place, backup, f"{backup.name}: restored"), backup.manifest)
+        done = engine.restore(
+            alias, stream(place, backup, f"{backup.name}: restored"), backup.manifest
+        )
     except EngineError as exc:
         logger.error("restore of %s failed: %s", backup.name, exc)
         report.add(
@@ -216,6 +218,7 @@ def _restore(
         return report
     seconds = round(time.monotonic() - started, 3)
     report.extras["restore"].update({"from_storage": place.label, "seconds": seconds})
+    _grants(done or {}, report)
     _analyze(engine, alias, backup, report)
     report.add(
         "backup.restore.done",
@@ -225,6 +228,24 @@ def _restore(
         rank=90,
     )
     return report
+
+
+def _grants(done: dict[str, Any], report: Report) -> None:
+    """The live database's privileges the engine granted again, and any it could not."""
+    if "grants" in done:
+        report.extras["restore"]["grants"] = done["grants"]
+    lost = list(done.get("grants_lost") or [])
+    if lost:
+        report.extras["restore"]["grants_lost"] = lost
+        shown = "; ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+        report.add(
+            "backup.restore.grants",
+            Severity.WARNING,
+            f"{len(lost)} privilege(s) the database had before the restore are not back",
+            shown,
+            "Grant them again (GRANT ... TO role) once you know the objects they were on.",
+            rank=41,
+        )
 
 
 def _analyze(engine: Any, alias: str, backup: Backup, report: Report) -> None:

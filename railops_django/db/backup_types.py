@@ -9,8 +9,9 @@ An engine is a module with the same functions:
 - ``check_archive(chunks) -> dict``: read the whole raw dump and check its table of contents;
 - ``restore_test(alias, chunks, manifest) -> dict[str, int]``: restore into a scratch database,
   count rows;
-- ``restore(alias, chunks, manifest)``: restore into the live database in one transaction, or
-  not at all;
+- ``restore(alias, chunks, manifest) -> dict | None``: restore into the live database in one
+  transaction, or not at all; what it returns goes into the report (``grants``: privileges
+  granted again, ``grants_lost``: the ones that could not be, each a line);
 - ``leftover_tables(alias, manifest) -> list[str]``: tables of the live database that
   ``restore`` would leave in place though the backup does not hold them;
 - ``replica_lock(alias, lock_dir)``: a context manager yielding True when this process holds it;
@@ -68,7 +69,7 @@ class Engine(Protocol):
 
     def restore(
         self, alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
-    ) -> None: ...
+    ) -> dict[str, Any] | None: ...
 
     def replica_lock(self, alias: str, lock_dir: Path) -> AbstractContextManager[bool]: ...
 

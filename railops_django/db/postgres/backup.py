@@ -35,6 +35,7 @@ from ...redact import logger
 from ...report import CannotRun
 from ..backup_types import Dump, EngineError
 from ..connection import apply_connect_timeout
+from . import grants
 from .analyze import analyze
 from .lock_watchdog import LockWatchdog
 from .params import qualified, quote, raw_connection
@@ -427,12 +428,36 @@ def _restore_argv(extra: list[str] | None = None) -> list[str]:
     ]
 
 
-def restore(alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None) -> None:
-    """Restore into the live database in one transaction: on failure it is left as it was."""
+def restore(
+    alias: str, chunks: Iterator[bytes], manifest: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Restore into the live database in one transaction: on failure it is left as it was.
+
+    The privileges granted on the live database are granted again afterwards (``grants``):
+    ``--clean`` drops the objects, and ``--no-privileges`` does not restore the archive's.
+    """
     connections[alias].close()
+    raw = raw_connection(alias)
+    try:
+        with raw.cursor() as cursor:
+            before = grants.read(cursor)
+    finally:
+        raw.close()
     dbname = connections[alias].settings_dict["NAME"]
     argv = [*_restore_argv(["--clean", "--if-exists"]), "-d", dbname]
     _pg_restore(alias, chunks, argv, prefetch=True, lock_timeout_ms=RESTORE_LOCK_TIMEOUT_MS)
+    if not before:
+        return {"grants": 0, "grants_lost": []}
+    try:  # the rows are in: a failure here loses the privileges, not the restore
+        raw = raw_connection(alias)
+        try:
+            granted, lost = grants.grant_again(raw, before)
+        finally:
+            raw.close()
+    except Exception as exc:
+        logger.warning("granting the privileges again after the restore failed: %s", exc)
+        return {"grants": 0, "grants_lost": [g.label() for g in before]}
+    return {"grants": granted, "grants_lost": lost}
 
 
 def restore_test(
