@@ -68,9 +68,12 @@ def _rollback_plan(report: Report, ctx: Context) -> None:
 
 
 def _database_changed(ctx: Context) -> bool:
-    """Did this deploy leave a migration applied? Only then is there anything to go back from."""
+    """Did this deploy leave a migration applied, or data its unapplied migrations dropped or
+    rewrote? Only then is there anything to go back from."""
     if not ctx.state.get("migrated"):
         return False
+    if ctx.state.get("data_not_restored"):
+        return True
     try:
         return current_state(ctx.options.alias) != ctx.release.migrations_before
     except Exception:  # the database went away: assume the worst, point at recovery
@@ -100,13 +103,31 @@ def _add_failure(report: Report, ctx: Context, failed: str, changed: bool, marke
         report.headline = (
             f"Deploy failed at step {failed!r} after changing the database: see the way back below."
         )
+        if ctx.state.get("data_not_restored"):  # the records went back, the data did not
+            detail = (
+                "Steps after the failing one did not run. The migrations of this deploy were "
+                "unapplied, but data they dropped or rewrote is not back, so the database is "
+                "not as it was before it."
+            )
+            fix = (
+                f"Restore the pre-deploy backup: python manage.py backup restore {backup} "
+                "--noinput; then fix the causes listed below and deploy again."
+                if backup
+                else "No pre-deploy backup was taken: restore the newest backup from before "
+                "this deploy (python manage.py backup list), then fix the causes below."
+            )
+        else:
+            detail = (
+                "Steps after the failing one did not run. Migrations of this deploy are "
+                "applied, so the database is not as it was before it."
+            )
+            fix = _recover_command(backup)
         report.add(
             "deploy.failed",
             Severity.CRITICAL,
             f"Deploy failed at step {failed!r} after migrating{marked_text}",
-            detail="Steps after the failing one did not run. Migrations of this deploy are "
-            "applied, so the database is not as it was before it.",
-            fix=_recover_command(backup),
+            detail=detail,
+            fix=fix,
             rank=0,
         )
         return

@@ -198,6 +198,10 @@ def migrate(ctx: Context) -> list[Finding]:
     if any(f.id == "migrate.blocked" for f in findings):
         return findings  # stopped before applying anything
     ctx.state["migrated"] = True
+    # Unapplied again after a failure, but with data its migrations dropped or rewrote.
+    ctx.state["data_not_restored"] = any(
+        f.id == "migrate.rollback.data_not_restored" for f in findings
+    )
     ctx.state["rollback_plan"] = result.extras.get("rollback_plan")
     ctx.state["rollback_plan_file"] = result.extras.get("rollback_plan_file")
     if ctx.release.row is None and result.status is not Severity.CRITICAL:

@@ -560,11 +560,14 @@ def _on_failure(
         rank=0,
         migration=failed.step.key,
     )
-    if not failed.step.migration.atomic and len(failed.step.migration.operations) > 1:
+    # A migration that is not atomic keeps what it did before failing, one operation too
+    # (the rows a RunPython updated, the table of a CreateModel, an INVALID index).
+    partial = not failed.step.migration.atomic
+    if partial:
         report.add(
             "migrate.apply.partial",
             Severity.WARNING,
-            f"{failed.step.key} is not atomic: steps before the failing one may be applied",
+            f"{failed.step.key} is not atomic: what it did before failing may be kept",
             detail="Operations: "
             + "; ".join(op.describe() for op in failed.step.migration.operations)
             + ". A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind.",
@@ -590,6 +593,28 @@ def _on_failure(
     after = current_state(alias)
     report.extras["state_after"] = {app: after.get(app) for app in sorted(touched)}
     at_start = all(after.get(app) == before.get(app) for app in touched)
+    kept = [f"{s.key}: {'; '.join(c)}" for s in done if (c := rollback.kept_changes(s))]
+    if partial:
+        kept.append(f"{failed.step.key}: not atomic, what it did before failing is kept")
+    if at_start and kept:
+        # The migration records are back, the data is not: only the backup has it.
+        report.add(
+            "migrate.rollback.data_not_restored",
+            Severity.CRITICAL,
+            "The migrations are back at their pre-run state, but the data is not",
+            detail="State: "
+            + ", ".join(f"{a} {before.get(a)}" for a in sorted(touched))
+            + ". Not given back by unapplying: "
+            + "; ".join(kept)
+            + f". Backup to restore: {backup_name or 'none taken'}.",
+            fix=f"Restore the backup taken before this run: python manage.py backup restore "
+            f"{backup_name} --noinput"
+            if backup_name
+            else "No backup was taken by this run: restore the newest one from before it "
+            "(python manage.py backup list), or repair the data by hand.",
+            rank=1,
+        )
+        return
     if at_start:
         report.add(
             "migrate.rollback.done" if done else "migrate.rollback.not_needed",

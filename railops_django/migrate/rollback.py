@@ -48,6 +48,20 @@ def data_loss(step: Step) -> list[str]:
     return out
 
 
+def kept_changes(step: Step) -> list[str]:
+    """What applying ``step`` changed that unapplying it does not give back: the data of a
+    dropped column or table, and what a RunPython/RunSQL wrote when its reverse is a no-op."""
+    out = []
+    for op in step.migration.operations:
+        if isinstance(op, ops.RemoveField | ops.DeleteModel):
+            out.append(f"'{op.describe()}' destroyed the data; unapplying brings it back empty")
+        elif (isinstance(op, ops.RunPython) and op.reverse_code is ops.RunPython.noop) or (
+            isinstance(op, ops.RunSQL) and op.reverse_sql in ("", [])
+        ):
+            out.append(f"'{op.describe()}' changed data; its reverse is a no-op")
+    return out
+
+
 def build(
     before: dict[str, str],
     steps: list[Step],

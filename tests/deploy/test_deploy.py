@@ -118,6 +118,35 @@ def test_failing_migration__release_failed_schema_restored_exit_2(backup_dir, se
     assert "restore" not in failed["fix"] and "recover" not in failed["fix"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_failing_migration_after_a_dropped_column__says_restore_not_nothing_to_restore(
+    backup_dir, settings
+):
+    from django.core.management import call_command
+    from django.db import connection
+
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.migrate.apps.lossfail"]
+    try:
+        call_command("migrate", "lossfail", "0001", verbosity=0)
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO lossfail_item (stock, note) VALUES (5, 'a')")
+        out, _, code = run_command(
+            "railway_deploy", "--skip-collectstatic", "--allow-unsafe", "drop_column",
+            "--format", "json",
+        )  # fmt: skip
+        data = json.loads(out)
+        assert code == 2
+        assert migration_state("default")["lossfail"] == "0001_initial"
+        release = Release.objects.get()
+        failed = next(f for f in data["findings"] if f["id"] == "deploy.failed")
+        assert "nothing to restore" not in failed["detail"]
+        assert "nothing was applied" not in data["headline"].lower()
+        assert f"python manage.py backup restore {release.backup_name}" in failed["fix"]
+    finally:
+        call_command("migrate", "lossfail", "zero", verbosity=0)
+        settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if "lossfail" not in a]
+
+
 # --- accepting a risk, and what a failure tells ---------------------------------------------
 
 RISKAPP = "tests.deploy.riskapp"

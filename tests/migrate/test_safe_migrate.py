@@ -360,6 +360,10 @@ def test_failure_in_non_atomic_migration__warns_that_steps_may_be_applied(migrat
         assert code == 2, err
         assert {"migrate.apply.failed", "migrate.apply.partial"} <= set(_ids(payload))
         assert "partial_half" in _tables()  # what the warning is about
+        # The migration records are as before, the database is not: nothing says otherwise.
+        assert "migrate.rollback.not_needed" not in _ids(payload)
+        assert "Nothing to restore" not in out
+        assert "migrate.rollback.data_not_restored" in _ids(payload)
     finally:
         with connections["default"].cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS partial_half")
@@ -372,3 +376,28 @@ def test_progress__on_stderr_only_on_a_terminal(migrate_apps, tty):
     assert code == 0, out + err
     assert ("fail_a.0001_initial: applied in" in err) is tty
     assert "applied in" not in out.split("Applied 1 migration")[0]
+
+
+def test_failure_after_a_dropped_column_and_a_data_migration__says_the_data_is_not_back(
+    migrate_apps,
+):
+    migrate_apps("lossfail")
+    call_command("migrate", "lossfail", "0001", verbosity=0)
+    with connections["default"].cursor() as cursor:
+        cursor.execute("INSERT INTO lossfail_item (stock, note) VALUES (5, 'a'), (7, 'b')")
+    out, err, code = run_command(
+        "safe_migrate", "--noinput", "--allow-unsafe", "drop_column", "--format", "json"
+    )
+    payload = _json(out)
+    assert code == 2, err
+    assert migrate.current_state()["lossfail"] == "0001_initial"  # the records went back
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT stock, note FROM lossfail_item ORDER BY id")
+        assert cursor.fetchall() == [(0, "filled"), (0, "filled")]  # the data did not
+    assert "migrate.rollback.done" not in _ids(payload) and "Nothing to restore" not in out
+    lost = next(f for f in payload["findings"] if f["id"] == "migrate.rollback.data_not_restored")
+    assert lost["severity"] == "critical"
+    assert "lossfail.0002_remove_item_stock" in lost["detail"]
+    assert "lossfail.0003_fill_note" in lost["detail"]
+    backup = payload["rollback_plan"]["backup"]
+    assert backup and f"python manage.py backup restore {backup}" in lost["fix"]
