@@ -8,6 +8,7 @@ from django.db.migrations.exceptions import NodeNotFoundError
 
 from ..backup import list_backups
 from ..backup.restore import migration_difference
+from ..db.schema import drift
 from ..deploy.ledger import ledger_ready
 from ..models import Release
 from ..report import Report, Severity
@@ -56,6 +57,14 @@ def manual_steps(alias: str) -> list[str]:
             if previous.migrations_after.get(app, "zero") != current.migrations_after.get(app)
         ]
         schema_first = bool(plan and plan.schema_first)
+        # This code lacks applied migrations (it already went back, the schema did not): their
+        # operations are not here to judge, so the live schema does. A table or column its
+        # models need and the database lacks means it cannot run until the schema goes back.
+        unknown = state.gap(alias).unknown_applied
+        missing = (
+            [f.title for f in drift(alias) if f.severity >= Severity.CRITICAL] if unknown else []
+        )
+        schema_first = schema_first or bool(missing)
         which = previous.railway_deployment_id or previous.git_sha[:12] or "its commit"
         code_step = (
             f"Railway dashboard > this service > Deployments > the deployment of release "
@@ -66,7 +75,16 @@ def manual_steps(alias: str) -> list[str]:
             + ("; ".join(migrate_lines) if migrate_lines else "nothing to unapply")
             + f" (or: python manage.py emergency_rollback recover --to-release {previous.pk})"
         )
-        if not schema_first and migrate_lines:
+        if missing:
+            schema_step = (
+                f"Roll the schema back to release {previous.pk} with the NEW code's manage.py, "
+                f"the only one that has {', '.join(unknown[:3])} to reverse (redeploy release "
+                f"{current.pk}'s code, or a checkout of it with DATABASE_URL set): "
+                + ("; ".join(migrate_lines) if migrate_lines else "nothing to unapply")
+                + f" (or there: python manage.py emergency_rollback recover --to-release "
+                f"{previous.pk})"
+            )
+        elif not schema_first and migrate_lines:
             # Only the new code has the migrations to reverse: the old code's manage.py says
             # "No installed app with label ..." or cannot find the migration files.
             schema_step = (
@@ -80,7 +98,11 @@ def manual_steps(alias: str) -> list[str]:
             )
         order = [schema_step, code_step] if schema_first else [code_step, schema_step]
         reason = (
-            "the old code needs the old schema (columns or tables were removed, renamed or "
+            f"this code lacks the applied migration(s) {', '.join(unknown[:3])} and the "
+            f"database lacks what its models need ({'; '.join(missing[:3])}), so the schema "
+            "goes back first, with the code that has those migrations, then the code"
+            if missing
+            else "the old code needs the old schema (columns or tables were removed, renamed or "
             "altered), so the schema goes back first, while the new code, which can reverse "
             "its migrations, is still deployed"
             if schema_first

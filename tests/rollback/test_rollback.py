@@ -351,3 +351,36 @@ def test_restore_force__tables_of_migrations_the_backup_lacks__refused_saying_wh
     assert code == 0, out + err
     out, err, code = run_command("safe_migrate", "--noinput")  # the code's state comes back
     assert code == 0, out + err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guide__code_rolled_back_onto_a_dropped_column__schema_first_with_the_new_code(
+    backup_dir,
+):
+    # Release 2's code (not this one) dropped shop_product.stock in shop.0099_future; then the
+    # code went back to release 1's, which still maps the column.
+    from shop.models import Product
+
+    release1 = _release()
+    _future_migration_applied()
+    field = Product._meta.get_field("stock")
+    with connection.schema_editor() as editor:
+        editor.remove_field(Product, field)
+    try:
+        after = {**migration_state("default"), "shop": "0099_future"}
+        Release.objects.create(status="succeeded", migrations_after=after)
+        out, _, code = run_command("emergency_rollback", "guide", "--format", "json")
+    finally:
+        with connection.schema_editor() as editor:
+            editor.add_field(Product, field)
+        _forget_future_migration()
+    assert code == 0, out
+    guide = "\n".join(json.loads(out)["manual_guide"])
+    # the old code does not run on this schema (assess shows the 500): it must not say it does
+    assert "the old code runs on the new schema" not in guide
+    assert "shop_product.stock" in guide and "shop.0099_future" in guide
+    assert "NEW code's manage.py" in guide
+    assert guide.index("python manage.py migrate shop") < guide.index(
+        "Redeploy (roll back the code)"
+    )
+    assert f"recover --to-release {release1.pk}" in guide
