@@ -21,8 +21,15 @@ def _latest_backups(alias: str) -> list[str]:
 
 def _restore_advice(alias: str) -> str:
     """A restore command that ``backup restore`` accepts for this code: the newest backup of
-    this database at the code's migration state, or the newest one with --force, saying why."""
-    newest = list_backups(alias)[:10]
+    this database at the code's migration state, or the newest one with --force, saying why;
+    never a safety copy of a state a restore or a recovery replaced (the broken state), as
+    ``assess`` advises."""
+    newest = [b for b in list_backups(alias) if not b.safety_for][:10]
+    if not newest:
+        return (
+            "only safety copies of states that restores replaced are kept: python manage.py "
+            "backup list, and restore one by name if it is the state you want"
+        )
     for candidate in newest:
         if not any(migration_difference(candidate.manifest).values()):
             return f"python manage.py backup restore {candidate.name} --noinput"

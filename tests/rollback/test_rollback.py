@@ -384,3 +384,30 @@ def test_guide__code_rolled_back_onto_a_dropped_column__schema_first_with_the_ne
         "Redeploy (roll back the code)"
     )
     assert f"recover --to-release {release1.pk}" in guide
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guide__after_a_restore__never_advises_restoring_its_safety_copy(backup_dir):
+    # A restore's safety copy holds the state the restore replaced (the broken one): the
+    # guide's restore step must name the backup that was restored, as assess does.
+    from django.core.management import call_command
+
+    call_command("migrate", "shop", "0002", verbosity=0)
+    try:
+        out, _, code = run_command("backup", "create", "--format", "json")
+        assert code == 0, out
+        good = json.loads(out)["backup"]["name"]
+    finally:
+        call_command("migrate", "shop", verbosity=0)
+    out, err, code = run_command("backup", "restore", good, "--noinput", "--force")
+    assert code == 0, out + err
+    call_command("migrate", "shop", verbosity=0)  # the code's state again, as after safe_migrate
+    out, _, _ = run_command("emergency_rollback", "guide", "--format", "json")
+    guide = json.loads(out)["manual_guide"]
+    argv = _suggested_restore(guide)
+    from railops_django.backup import list_backups
+
+    safety = [b.name for b in list_backups("default") if b.safety_for]
+    assert safety, "the restore took its safety copy"
+    assert argv[1] not in safety, guide
+    assert argv[1] == good
