@@ -67,17 +67,31 @@ def recover(options: RecoverOptions) -> Report:
     alias = options.alias
     try:
         return _recover(options, report, steps)
-    except (DatabaseError, IrreversibleError, OSError) as exc:
+    except (DatabaseError, IrreversibleError, OSError, _ReverseFailed) as exc:
+        cause = exc.__cause__ if isinstance(exc, _ReverseFailed) and exc.__cause__ else exc
+        emergency = report.extras.get("emergency_backup")
         report.add(
             "rollback.recover.failed",
             Severity.CRITICAL,
             "Recovery stopped with an error; follow the manual guide",
-            detail=redact.mask_exception(exc),
-            fix="The steps below restore by hand.",
+            detail=redact.mask_exception(cause),
+            fix=(
+                f"Migrations unapplied before the error stay unapplied (python manage.py "
+                f"showmigrations); to put everything back as it was: python manage.py backup "
+                f"restore {emergency} --noinput. "
+                if emergency
+                else ""
+            )
+            + "The steps below restore by hand.",
             rank=0,
         )
         report.extras["manual_guide"] = manual_steps(alias)
         return report
+
+
+class _ReverseFailed(Exception):
+    """The project's own migration code raised while unapplying (a reverse_code with a bug):
+    any exception, where railops' own code raises only the ones ``recover`` expects."""
 
 
 def _refuse_unknown_applied(alias: str, release: Release) -> None:
@@ -167,7 +181,12 @@ def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Repor
             return report
     else:
         assert release is not None and plan is not None
-        done = state.unapply(alias, release.migrations_after)
+        try:
+            done = state.unapply(alias, release.migrations_after)
+        except (DatabaseError, IrreversibleError, OSError):
+            raise
+        except Exception as exc:  # a RunPython reverse_code raising what it likes
+            raise _ReverseFailed(str(exc)) from exc
         steps.extend(f"Unapplied {name}" for name in done)
         newer = (
             Release.objects.using(alias)

@@ -15,7 +15,8 @@ from tests.utils import run_command, run_manage, schema_dump
 
 R2 = "tests.rollback.r2app"
 IRREV = "tests.rollback.irrevapp"
-LABELS = {R2: "railops_r2app", IRREV: "railops_irrevapp"}
+REVFAIL = "tests.rollback.revfailapp"
+LABELS = {R2: "railops_r2app", IRREV: "railops_irrevapp", REVFAIL: "railops_revfailapp"}
 
 
 def _content() -> dict[str, str]:
@@ -411,3 +412,27 @@ def test_guide__after_a_restore__never_advises_restoring_its_safety_copy(backup_
     assert safety, "the restore took its safety copy"
     assert argv[1] not in safety, guide
     assert argv[1] == good
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recover__reverse_code_raises__one_finding_with_the_guide_no_traceback(
+    test_apps, backup_dir
+):
+    test_apps(REVFAIL)
+    call_command("migrate", "railops_revfailapp", "0001", verbosity=0)
+    release1 = _release()
+    call_command("migrate", "railops_revfailapp", "0002", verbosity=0)
+    _release()
+    for fmt in ("text", "json"):
+        out, err, code = run_command(
+            "emergency_rollback", "recover", "--noinput", "--accept-data-loss", "--format", fmt
+        )
+        assert code == 2, out + err
+        assert "Traceback" not in out + err and "internal error" not in out + err
+    data = json.loads(out)
+    failed = data["findings"][0]
+    assert failed["id"] == "rollback.recover.failed"
+    assert "the reverse of this data migration has a bug" in failed["detail"]
+    assert data["emergency_backup"] in failed["fix"]  # the state before, to restore by hand
+    assert data["manual_guide"] and f"release {release1.pk}" in "\n".join(data["manual_guide"])
+    assert migration_state("default")["railops_revfailapp"] == "0002_reverse_fails"
