@@ -15,6 +15,7 @@ from django.core.management import call_command
 from .. import platform, redact
 from ..backup import BackupFailed, create
 from ..backup import storage as backup_storage
+from ..backup.archive import dry_run as backup_dry_run
 from ..child_env import child_env
 from ..db import connection as dbconn
 from ..diagnose import static_probes
@@ -145,8 +146,14 @@ def backup(ctx: Context) -> list[Finding]:
         findings.append(offsite)
         if options.require_offsite_backup:
             return findings
-    if options.dry_run:
-        findings.append(_ok("backup", f"Would back up database {options.alias!r} (tier predeploy)"))
+    if options.dry_run:  # the checks create makes before dumping: a storage it cannot write
+        checked = backup_dry_run(options.alias, "predeploy", Report("railway_deploy"))
+        blocking = [f for f in checked.findings if f.severity >= Severity.CRITICAL]
+        findings.extend(blocking)
+        if not blocking:
+            findings.append(
+                _ok("backup", f"Would back up database {options.alias!r} (tier predeploy)")
+            )
         return findings
     try:
         result = create(options.alias, tier="predeploy")

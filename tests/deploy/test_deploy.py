@@ -307,3 +307,24 @@ def test_dry_run__fresh_database__health_step_waits_for_the_migration(tmp_path):
     findings = {f["id"]: f for f in json.loads(done.stdout)["findings"]}
     assert "diagnose.edge.healthcheck" not in findings
     assert findings["deploy.health"]["title"].startswith("Would replay GET /railops/health/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dry_run__backup_dir_not_writable__would_stop_at_backup_as_the_real_run_does(
+    tmp_path, monkeypatch
+):
+    not_a_dir = tmp_path / "backups"
+    not_a_dir.write_text("a file where the backup directory should be")
+    monkeypatch.setenv("RAILOPS_BACKUP_DIR", str(not_a_dir))
+    out, _, code = run_command(
+        "railway_deploy", "--dry-run", "--skip-collectstatic", "--format", "json"
+    )
+    dry = json.loads(out)
+    out, _, real_code = run_command("railway_deploy", "--skip-collectstatic", "--format", "json")
+    real = json.loads(out)
+    assert real_code == 2 and real["steps"][-1]["step"] == "backup"  # what the dry run foretells
+    assert code == 2, dry["findings"]
+    assert "would stop at step 'backup'" in dry["headline"]
+    unwritable = next(f for f in dry["findings"] if f["id"] == "backup.storage_unwritable")
+    assert str(not_a_dir) in unwritable["detail"]
+    assert not any(f["title"].startswith("Would back up") for f in dry["findings"])
