@@ -347,7 +347,7 @@ def dry_run(alias: str, tier: str, report: Report) -> Report:
     facts = engine.preflight(alias)
     for place in places:
         try:
-            storage.check_writable(place)
+            storage.check_writable(place, create=False)  # a dry run creates no directory
         except StorageError as exc:
             report.add(
                 "backup.storage_unwritable",

@@ -10,6 +10,7 @@ Remote storages (S3, Railway buckets...) go through ``Storage.save``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -220,11 +221,24 @@ class AtomicFile:
             self.tmp.unlink()
 
 
-def check_writable(place: Place) -> None:
-    """Fail before dumping when a storage cannot take a file."""
-    if place.on_this_machine:
+def check_writable(place: Place, *, create: bool = True) -> None:
+    """Fail before dumping when a storage cannot take a file. ``create=False`` (a dry run)
+    writes nothing: the nearest directory on the way that exists must be writable."""
+    if not place.on_this_machine:
+        return
+    if create:
         probe = AtomicFile(place, ".railops-write-check")
         probe.abort()
+        return
+    path = place.local_path(".railops-write-check")
+    assert path is not None
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise write_error(place, NotADirectoryError(errno.ENOTDIR, "Not a directory"), "write to")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise write_error(place, PermissionError(errno.EACCES, "Permission denied"), "write to")
 
 
 def save_file(place: Place, filename: str, source: IO[bytes]) -> None:

@@ -12,6 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from .. import conf, db, redact
 from ..backup import create
+from ..backup.archive import dry_run as backup_dry_run
 from ..db import connection as dbconn
 from ..db import locks, preflight
 from ..db.schema import drift
@@ -241,6 +242,8 @@ def _locked_pipeline(
     if dry_run:
         if schema_only_backup:  # asked for explicitly: a schema-only copy is cheap and harmless
             plan["backup"] = _backup(report, alias, True, True)
+        elif backup and not taken_backup:
+            _check_backup(alias)
         report.extras["sql"] = result.sql
         keys = [s.key for s in steps]
         names = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
@@ -467,6 +470,18 @@ def _preflight_extras(facts: dict[str, Any] | None) -> dict[str, Any]:
 
 
 # --- integration points (kept in one place each) -------------------------------------------
+
+
+def _check_backup(alias: str) -> None:
+    """A dry run makes the checks the backup makes before dumping, and stops as the real run
+    would (exit 3) when one fails: a storage that cannot be written."""
+    checked = backup_dry_run(alias, "predeploy", Report("safe_migrate"))
+    failing = [f for f in checked.findings if f.severity >= Severity.CRITICAL]
+    if failing:
+        raise CannotRun(
+            f"the pre-migration backup would fail ({failing[0].title}: {failing[0].detail}): fix "
+            "it and retry, or run with --no-backup to migrate without one"
+        )
 
 
 def _backup(report: Report, alias: str, wanted: bool, schema_only: bool) -> str | None:

@@ -401,3 +401,18 @@ def test_failure_after_a_dropped_column_and_a_data_migration__says_the_data_is_n
     assert "lossfail.0003_fill_note" in lost["detail"]
     backup = payload["rollback_plan"]["backup"]
     assert backup and f"python manage.py backup restore {backup}" in lost["fix"]
+
+
+def test_dry_run__backup_dir_not_writable__exit_3_as_the_real_run(migrate_apps, settings, tmp_path):
+    migrate_apps("fail_a")
+    not_a_dir = tmp_path / "not-a-dir"
+    not_a_dir.write_text("a file where the backup directory should be")
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_DIR": str(not_a_dir)}
+    _, real_err, real_code = run_command("safe_migrate", "--noinput")
+    assert real_code == 3 and "backup failed" in real_err  # what the dry run must foretell
+    out, err, code = run_command("safe_migrate", "--dry-run")
+    assert code == 3, out + err
+    assert len(err.strip().splitlines()) == 1 and str(not_a_dir) in err and "--no-backup" in err
+    assert "Would take a predeploy backup" not in out
+    out, err, code = run_command("safe_migrate", "--dry-run", "--no-backup")
+    assert code == 0, out + err
