@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..backup import storage as backup_storage
 from ..migrate import current_state
 from ..migrate.rollback import summary_lines
 from ..migrate.rules import resolve
@@ -24,6 +25,9 @@ def check_options(options: Options) -> None:
     ):
         if value is not None and value < 0:
             raise CannotRun(f"{flag} must be a whole number >= 0, got {value!r}")
+    # BACKUP_STORAGES naming a storage settings.STORAGES lacks: the one line every command
+    # gives, not a crash of the backup step (exit 2) after the release was recorded.
+    backup_storage.configured()
 
 
 def run(options: Options) -> Report:

@@ -328,3 +328,18 @@ def test_dry_run__backup_dir_not_writable__would_stop_at_backup_as_the_real_run_
     unwritable = next(f for f in dry["findings"] if f["id"] == "backup.storage_unwritable")
     assert str(not_a_dir) in unwritable["detail"]
     assert not any(f["title"].startswith("Would back up") for f in dry["findings"])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_backup_storages_names_a_missing_storage__exit_3_one_line_nothing_done(
+    backup_dir, monkeypatch, dry_run
+):
+    # As every other command: a bad setting is bad input, not a crash of the backup step.
+    monkeypatch.setenv("RAILOPS_BACKUP_STORAGES", "local,nosuch")
+    out, err, code = run_command("railway_deploy", *(["--dry-run"] if dry_run else []))
+    assert code == 3, out + err
+    assert out == "" and len(err.strip().splitlines()) == 1 and "'nosuch'" in err
+    assert "crashed" not in err
+    assert Release.objects.count() == 0
+    assert not backup_dir.exists() or not any(backup_dir.rglob("*.json"))
