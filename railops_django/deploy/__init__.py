@@ -115,7 +115,9 @@ def _add_failure(report: Report, ctx: Context, failed: str, changed: bool, marke
             )
             fix = (
                 f"Restore the pre-deploy backup: python manage.py backup restore {backup} "
-                "--noinput; then fix the causes listed below and deploy again."
+                "--noinput --force; then fix the causes listed below and deploy again (forced: "
+                "the backup is at the database's migration state, and this code's migrations "
+                "are pending)."
                 if backup
                 else "No pre-deploy backup was taken: restore the newest backup from before "
                 "this deploy (python manage.py backup list), then fix the causes below."
@@ -157,7 +159,8 @@ def _recover_command(backup_name: str) -> str:
     if backup_name:
         return (
             f"{first}: python manage.py emergency_rollback recover, or "
-            f"python manage.py backup restore {backup_name}"
+            f"python manage.py backup restore {backup_name} --noinput --force (forced: the "
+            "backup was taken before this deploy's migrations, which this code has)"
         )
     return (
         f"{first}, run the rollback plan's commands; "

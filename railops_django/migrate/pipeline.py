@@ -623,7 +623,8 @@ def _on_failure(
             + "; ".join(kept)
             + f". Backup to restore: {backup_name or 'none taken'}.",
             fix=f"Restore the backup taken before this run: python manage.py backup restore "
-            f"{backup_name} --noinput"
+            f"{backup_name} --noinput --force (forced: it is at the database's migration state, "
+            "and this code's migrations are pending), then fix the migration and run again"
             if backup_name
             else "No backup was taken by this run: restore the newest one from before it "
             "(python manage.py backup list), or repair the data by hand.",
@@ -653,7 +654,8 @@ def _on_failure(
         + f". Backup to restore: {backup_name or 'none taken'}.",
         fix=f"Run: {commands}"
         + (
-            f"; or restore the backup: python manage.py backup restore {backup_name}"
+            f"; or restore the backup: python manage.py backup restore {backup_name} --noinput "
+            "--force (forced: it was taken before this run's migrations, which this code has)"
             if backup_name
             else ""
         ),

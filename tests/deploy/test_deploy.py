@@ -142,6 +142,13 @@ def test_failing_migration_after_a_dropped_column__says_restore_not_nothing_to_r
         assert "nothing to restore" not in failed["detail"]
         assert "nothing was applied" not in data["headline"].lower()
         assert f"python manage.py backup restore {release.backup_name}" in failed["fix"]
+        # Followed literally, with this (new) code, the advice brings the data back.
+        argv = failed["fix"].split("python manage.py ", 1)[1].split(";", 1)[0].split()
+        out, err, code = run_command(*argv)
+        assert code == 0, out + err
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT stock, note FROM lossfail_item")
+            assert cursor.fetchall() == [(5, "a")]
     finally:
         call_command("migrate", "lossfail", "zero", verbosity=0)
         settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if "lossfail" not in a]
@@ -232,6 +239,11 @@ def test_failed_after_migrating__points_at_recovery(riskapp_at_0001, settings, t
     assert "after migrating" in failed["title"]
     assert "emergency_rollback recover" in failed["fix"] and "backup restore" in failed["fix"]
     assert data["rollback_plan"]["targets"] == {"railops_riskapp": "0001_initial"}
+    # The restore it names works when followed literally, with this (the new) code.
+    argv = failed["fix"].split("python manage.py backup ", 1)[1].split(" (", 1)[0].split()
+    out, err, code = run_command("backup", *argv, "--noinput")
+    assert code == 0, out + err
+    assert migration_state("default")["railops_riskapp"] == "0001_initial"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -401,6 +401,13 @@ def test_failure_after_a_dropped_column_and_a_data_migration__says_the_data_is_n
     assert "lossfail.0003_fill_note" in lost["detail"]
     backup = payload["rollback_plan"]["backup"]
     assert backup and f"python manage.py backup restore {backup}" in lost["fix"]
+    # Followed literally, with this code (its migrations pending again), it brings the data back.
+    argv = lost["fix"].split("python manage.py ", 1)[1].split(" (", 1)[0].split()
+    out, err, code = run_command(*argv)
+    assert code == 0, out + err
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT stock, note FROM lossfail_item ORDER BY id")
+        assert cursor.fetchall() == [(5, "a"), (7, "b")]
 
 
 def test_dry_run__backup_dir_not_writable__exit_3_as_the_real_run(migrate_apps, settings, tmp_path):
