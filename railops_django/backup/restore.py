@@ -58,7 +58,9 @@ def _refuse_leftovers(backup: Backup, engine: Any, alias: str, only_in_code: lis
     )
 
 
-def check_database(backup: Backup, alias: str, from_database: str | None) -> list[Finding]:
+def check_database(
+    backup: Backup, alias: str, from_database: str | None, *, how: str = ""
+) -> list[Finding]:
     """Refuse (CannotRun) to restore another database's backup unless ``from_database`` names it.
 
     Called before anything changes (and before the confirmation prompt); says both identities.
@@ -85,7 +87,11 @@ def check_database(backup: Backup, alias: str, from_database: str | None) -> lis
             f"backup {backup.name} is of {identity_label(backup.database)}, and database "
             f"{alias!r} is {identity_label(current)}: restoring it would replace this "
             "database's data with another database's; nothing was changed. If that is what you "
-            f"want, add --from-database {theirs}"
+            + (
+                f"want: {how.format(theirs=theirs)}"
+                if how
+                else f"want, add --from-database {theirs}"
+            )
         )
     return [
         Finding(

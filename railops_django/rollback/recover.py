@@ -18,6 +18,8 @@ from .. import redact
 from ..backup import BackupFailed, create, restore
 from ..backup.archive import failed_finding
 from ..backup.catalog import find
+from ..backup.restore import check_database
+from ..db import connection as dbconn
 from ..models import Release
 from ..report import ACTION, CannotRun, Finding, Report, Severity
 from . import state
@@ -120,7 +122,17 @@ def _refuse_unknown_applied(alias: str, release: Release) -> None:
 def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Report:
     alias = options.alias
     if options.backup:
-        find(options.backup, alias)  # an unknown name is refused before anything is done
+        chosen = find(options.backup, alias)  # an unknown name is refused before anything is done
+        # so is another database's backup, before the emergency backup; recover has no
+        # --from-database, backup restore does (the identity needs the live database)
+        dbconn.require(alias)
+        check_database(
+            chosen,
+            alias,
+            None,
+            how=f"python manage.py backup restore {chosen.name} --from-database {{theirs}} "
+            "(recover restores only this database's backups)",
+        )
         plan_text = f"restore backup {options.backup} into database {alias!r}"
         release = None
         plan = None

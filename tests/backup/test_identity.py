@@ -319,3 +319,22 @@ def test_database_answers_nothing__list_and_report_give_up_after_the_connect_tim
             assert took < 15, (command, took)  # one timeout, plus Python's start
     finally:
         silent.close()
+
+
+def test_recover_backup_of_another_database__refused_first_naming_a_command_that_exists(
+    backup_dir, shop_data
+):
+    # emergency_rollback recover has no --from-database: its refusal must not tell the user to
+    # add one, and it refuses before taking its emergency backup.
+    result = backup.create()
+    data = _rewrite(backup_dir, result.name, _elsewhere)
+    theirs = identity.key(data["database"])
+    before = table_checksums()
+    _out, err, code = run_command(
+        "emergency_rollback", "recover", "--backup", result.name, "--noinput"
+    )
+    assert code == 3 and len(err.strip().splitlines()) == 1, err
+    assert "nothing was changed" in err
+    assert f"python manage.py backup restore {result.name} --from-database {theirs}" in err
+    assert table_checksums() == before
+    assert [b.name for b in backup.list_backups(None)] == [result.name], "no emergency backup"
