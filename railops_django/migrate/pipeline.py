@@ -609,7 +609,10 @@ def _on_failure(
     report.extras["state_after"] = {app: after.get(app) for app in sorted(touched)}
     at_start = all(after.get(app) == before.get(app) for app in touched)
     kept = [f"{s.key}: {'; '.join(c)}" for s in done if (c := rollback.kept_changes(s))]
-    if partial:
+    operations = failed.step.migration.operations
+    if partial and len(operations) > 1 and rollback.changes_data(failed.step):
+        # One failed operation alone (a CREATE INDEX CONCURRENTLY under lock_timeout) leaves
+        # at most an INVALID index: the warning above; restoring a backup would lose writes.
         kept.append(f"{failed.step.key}: not atomic, what it did before failing is kept")
     if at_start and kept:
         # The migration records are back, the data is not: only the backup has it.

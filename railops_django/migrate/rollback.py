@@ -48,6 +48,15 @@ def data_loss(step: Step) -> list[str]:
     return out
 
 
+def changes_data(step: Step) -> bool:
+    """True when an operation of ``step`` writes or destroys rows (RunPython, RunSQL, a dropped
+    column or table), so a failure part way may leave data changed."""
+    return any(
+        isinstance(op, ops.RunPython | ops.RunSQL | ops.RemoveField | ops.DeleteModel)
+        for op in step.migration.operations
+    )
+
+
 def kept_changes(step: Step) -> list[str]:
     """What applying ``step`` changed that unapplying it does not give back: the data of a
     dropped column or table, and what a RunPython/RunSQL wrote when its reverse is a no-op."""

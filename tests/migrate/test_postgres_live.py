@@ -192,3 +192,21 @@ def test_create_index_concurrently__under_the_advisory_lock__no_deadlock(migrate
             "WHERE i.relname = 'concurrent_row_code_idx'"
         )
         assert cursor.fetchone() == (True,)
+
+
+def test_create_index_concurrently_fails__a_warning_not_advice_to_restore_a_backup(migrate_apps):
+    # A non-atomic migration of one index operation keeps at most an INVALID index: restoring
+    # the pre-run backup would lose every write since, for no data to recover.
+    migrate_apps("concurrent")
+    call_command("migrate", "concurrent", "0001", verbosity=0)
+    with connections["default"].cursor() as cursor:
+        cursor.execute("CREATE INDEX concurrent_row_code_idx ON concurrent_row (id)")
+    try:
+        payload = migrate.run("default", "concurrent", backup=False).as_dict()
+        ids = [f["id"] for f in payload["findings"]]
+        assert payload["exit_code"] == 2, payload["findings"]
+        assert "migrate.apply.partial" in ids
+        assert "migrate.rollback.data_not_restored" not in ids
+    finally:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("DROP INDEX IF EXISTS concurrent_row_code_idx")
