@@ -165,6 +165,21 @@ def _str_list_problem(value: Any) -> str | None:
     return None
 
 
+def _storages_problem(value: Any) -> str | None:
+    """Every alias of BACKUP_STORAGES is "local" or a key of settings.STORAGES."""
+    problem = _str_list_problem(value)
+    if problem is not None:
+        return problem
+    known = set(getattr(settings, "STORAGES", None) or {})
+    missing = [alias for alias in value if alias != "local" and alias not in known]
+    if missing:
+        return (
+            f"names {shown(missing[0])}, which is not in settings.STORAGES (add "
+            f"STORAGES[{shown(missing[0])}] or remove it)"
+        )
+    return None
+
+
 KEYS: dict[str, Key] = {
     k.name: k
     for k in [
@@ -183,7 +198,7 @@ KEYS: dict[str, Key] = {
             "Aliases from settings.STORAGES that each "
             "receive a copy of every backup. Empty: only the local BACKUP_DIR.",
             env=True,
-            validate=_str_list_problem,
+            validate=_storages_problem,
         ),
         Key(
             "BACKUP_RETENTION",

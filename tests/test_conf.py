@@ -34,6 +34,8 @@ def test_backup_dir__volume_then_base_dir(settings, monkeypatch, tmp_path):
 
 def test_env_fallback__parsed_and_explicit_setting_wins(settings, monkeypatch):
     settings.RAILOPS = {}
+    backend = {"BACKEND": settings.STORAGES["default"]["BACKEND"]}
+    settings.STORAGES = {**settings.STORAGES, "offsite": backend}
     monkeypatch.setenv("RAILOPS_LOCK_TIMEOUT_MS", "1500")
     monkeypatch.setenv("RAILOPS_BACKUP_STORAGES", "default, offsite")
     assert conf.get("LOCK_TIMEOUT_MS") == 1500
@@ -179,3 +181,26 @@ def test_check__backup_schedule_that_never_fires_or_does_not_parse__e004_naming_
     assert [p.id for p in conf.problems()] and fragment in conf.problems()[0].msg
     settings.RAILOPS = {"BACKUP_SCHEDULE": "30 2 * * 0"}
     assert conf.problems() == []
+
+
+def test_check__backup_storages_names_a_storage_settings_lack__error_naming_it(
+    settings, monkeypatch
+):
+    # 'manage.py check' said nothing; the first backup then failed (the deploy's backup step).
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "offsite": {"BACKEND": settings.STORAGES["default"]["BACKEND"]},
+    }
+    assert _ids(settings, {"BACKUP_STORAGES": ["local", "offsite"]}) == []
+    errors = _ids(settings, {"BACKUP_STORAGES": ["local", "offsite", "ofsite"]})
+    assert errors == [
+        (
+            "railops.E003",
+            "RAILOPS['BACKUP_STORAGES'] names 'ofsite', which is not in settings.STORAGES (add "
+            "STORAGES['ofsite'] or remove it).",
+        )
+    ]
+    settings.RAILOPS = {}
+    monkeypatch.setenv("RAILOPS_BACKUP_STORAGES", "nosuch")
+    (error,) = conf.check_settings()
+    assert error.id == "railops.E004" and "'nosuch'" in error.msg
