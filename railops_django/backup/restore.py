@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.db import DatabaseError
+
 from .. import redact
 from ..db import backup_engine, vendor
 from ..db import connection as dbconn
@@ -15,7 +17,7 @@ from ..db.identity import label as identity_label
 from ..db.identity import same as same_database
 from ..redact import logger
 from ..report import ACTION, CannotRun, Finding, Report, Severity
-from . import archive
+from . import archive, ledger_kept
 from .catalog import Backup, find, scan, unreachable_findings
 from .verify import good_copy, stream
 
@@ -205,6 +207,7 @@ def _restore(
             )
             return report
         report.extras["restore"]["safety_backup"] = safety.name
+    ledger = _read_ledger(alias)
     started = time.monotonic()
     try:
         done = engine.restore(
@@ -225,6 +228,7 @@ def _restore(
     seconds = round(time.monotonic() - started, 3)
     report.extras["restore"].update({"from_storage": place.label, "seconds": seconds})
     _grants(done or {}, report)
+    _put_ledger_back(alias, ledger, backup, report)
     _analyze(engine, alias, backup, report)
     report.add(
         "backup.restore.done",
@@ -234,6 +238,34 @@ def _restore(
         rank=90,
     )
     return report
+
+
+def _read_ledger(alias: str) -> list[dict[str, Any]]:
+    try:
+        return ledger_kept.read(alias)
+    except DatabaseError as exc:  # the restore says more, if the database is really gone
+        logger.warning("could not read the release ledger before the restore: %s", exc)
+        return []
+
+
+def _put_ledger_back(
+    alias: str, ledger: list[dict[str, Any]], backup: Backup, report: Report
+) -> None:
+    """The release ledger as it was before the restore, with what it undid rolled back."""
+    try:
+        rolled = ledger_kept.put_back(alias, ledger, backup.name)
+    except DatabaseError as exc:
+        report.add(
+            "backup.restore.ledger",
+            Severity.WARNING,
+            "the release ledger is the backup's: the releases since are gone from its history",
+            redact.mask_text(str(exc)),
+            "railway_deploy --history shows only the releases up to the backup.",
+            rank=42,
+        )
+        return
+    if rolled:
+        report.extras["restore"]["releases_rolled_back"] = rolled
 
 
 def _grants(done: dict[str, Any], report: Report) -> None:

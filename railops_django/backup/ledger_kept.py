@@ -1,0 +1,77 @@
+"""The release ledger outlives a restore: it is the history of the deploys, not the app's data.
+
+The ledger (``railops_django_release``) lives in the database it describes, so restoring a
+backup used to put back the ledger of the moment of the backup: the releases deployed since
+were gone from ``railway_deploy --history``, the next deploy took the id of one of them
+again, and recovery read a previous release as the current one. ``read`` takes the live
+ledger before the restore and ``put_back`` writes it over the restored one afterwards, with
+what the restore undid marked: a release the backup does not hold, or whose own pre-deploy
+backup was restored, is ``rolled_back`` (a failed one stays ``failed``).
+
+Restoring into a database that had no ledger keeps the backup's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.color import no_style
+from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
+
+# Models are imported where they are used: ``python -m railops_django unpack`` imports the
+# backup package without a configured Django.
+
+
+def _present(alias: str) -> bool:
+    from ..models import Release
+
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        return Release._meta.db_table in connection.introspection.table_names(cursor)
+
+
+def read(alias: str) -> list[dict[str, Any]]:
+    """Every row of the live ledger (none when the database has no ledger table)."""
+    from ..models import Release
+
+    if not _present(alias):
+        return []
+    return [dict(row) for row in Release.objects.using(alias).order_by("id").values()]
+
+
+def put_back(alias: str, rows: list[dict[str, Any]], backup_name: str) -> list[int]:
+    """Write ``rows`` (from ``read``) over the restored ledger; the ids marked rolled back.
+
+    Raises DatabaseError when the restored database has no ledger table (a backup from before
+    railops was installed) or it cannot be written.
+    """
+    from ..models import Release
+
+    if not rows:
+        return []
+    connections[alias].close()  # the restore replaced the database under this connection
+    if not _present(alias):
+        raise DatabaseError("the restored database has no release ledger table")
+    restored = set(Release.objects.using(alias).values_list("id", flat=True))
+    rolled: list[int] = []
+    now = timezone.now()
+    with transaction.atomic(using=alias):
+        for row in rows:
+            row = dict(row)
+            undone = row["id"] not in restored or (
+                backup_name and row.get("backup_name") == backup_name
+            )
+            if undone and row["status"] in (Release.Status.STARTED, Release.Status.SUCCEEDED):
+                row["status"] = Release.Status.ROLLED_BACK
+                row["finished_at"] = row.get("finished_at") or now
+                rolled.append(row["id"])
+            if row["id"] not in restored:
+                # started_at is auto_now_add: created first, then given its own time back
+                Release.objects.using(alias).bulk_create([Release(**row)])
+            Release.objects.using(alias).filter(id=row["id"]).update(**row)
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            for statement in connection.ops.sequence_reset_sql(no_style(), [Release]):
+                cursor.execute(statement)
+    return rolled
