@@ -203,8 +203,8 @@ def _recover(options: RecoverOptions, report: Report, steps: list[str]) -> Repor
         newer = (
             Release.objects.using(alias)
             .filter(id__gt=release.pk)
-            .exclude(status=Release.Status.ROLLED_BACK)
-        )
+            .exclude(status__in=[Release.Status.ROLLED_BACK, Release.Status.FAILED])
+        )  # a failed release stays failed: that is what happened to it
         rolled = list(newer.values_list("pk", flat=True))
         newer.update(status=Release.Status.ROLLED_BACK, finished_at=timezone.now())
         steps.append(f"Marked release(s) {rolled} rolled back")

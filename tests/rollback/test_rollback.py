@@ -75,11 +75,13 @@ def _release(status: str = "succeeded", backup: str = "") -> Release:
     )
 
 
-def _two_releases(test_apps) -> tuple[Release, Release, list]:
+def _two_releases(test_apps, failed_between: bool = False) -> tuple[Release, Release, list]:
     test_apps(R2)
     call_command("migrate", "railops_r2app", "0001", verbosity=0)
     s1 = schema_dump()
     release1 = _release()
+    if failed_between:  # a deploy that failed before migrating
+        _release(status="failed")
     call_command("migrate", "railops_r2app", "0003", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO railops_r2app_gadget (name, color) VALUES ('g', 'red')")
@@ -119,7 +121,8 @@ def test_recover__dry_run__says_would_and_changes_nothing(test_apps, backup_dir)
 def test_recover__accept_data_loss__schema_back_at_release_1_and_ledger_marked(
     test_apps, backup_dir
 ):
-    release1, release2, s1 = _two_releases(test_apps)
+    release1, release2, s1 = _two_releases(test_apps, failed_between=True)
+    failed = Release.objects.get(status=Release.Status.FAILED)
     out, err, code = run_command(
         "emergency_rollback", "recover", "--noinput", "--accept-data-loss", "--format", "json"
     )
@@ -128,6 +131,7 @@ def test_recover__accept_data_loss__schema_back_at_release_1_and_ledger_marked(
     assert schema_dump() == s1, "the schema is identical to a dump taken at S1"
     assert migration_state("default") == release1.migrations_after
     assert Release.objects.get(pk=release2.pk).status == "rolled_back"
+    assert Release.objects.get(pk=failed.pk).status == "failed"  # not relabelled
     assert data["emergency_backup"].endswith("-emergency")
     assert list(backup_dir.rglob("*emergency*.json")), "an emergency backup was taken first"
     assert data["assess_after"], "assess ran again"
