@@ -247,10 +247,11 @@ def _locked_pipeline(
         report.extras["sql"] = result.sql
         keys = [s.key for s in steps]
         names = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        verb = "unapply" if steps and steps[0].backwards else "apply"  # a plan has one direction
         report.add(
             "migrate.dry_run",
             Severity.INFO,
-            f"Would apply {len(steps)} migration(s): {names or 'nothing'}",
+            f"Would {verb} {len(steps)} migration(s): {names or 'nothing'}",
             detail="\n".join(
                 [
                     f"Would use the backup {taken_backup} taken just before."
@@ -260,7 +261,7 @@ def _locked_pipeline(
                     + "predeploy backup first."
                     if backup
                     else "Would skip the backup (--no-backup).",
-                    f"Would apply them one at a time with lock_timeout {lock_timeout_ms} ms and "
+                    f"Would {verb} them one at a time with lock_timeout {lock_timeout_ms} ms and "
                     f"up to {retries} retries; the rollback plan above is the way back.",
                     "Dry run: the lock was taken and released; nothing was applied"
                     + (" (a schema-only backup was asked for)." if schema_only_backup else "."),

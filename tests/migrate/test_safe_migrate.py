@@ -423,3 +423,13 @@ def test_dry_run__backup_dir_not_writable__exit_3_as_the_real_run(migrate_apps, 
     assert "Would take a predeploy backup" not in out
     out, err, code = run_command("safe_migrate", "--dry-run", "--no-backup")
     assert code == 0, out + err
+
+
+def test_dry_run__backwards_target__says_would_unapply(migrate_apps):
+    migrate_apps("fail_a")
+    call_command("migrate", "fail_a", verbosity=0)
+    out, err, code = run_command("safe_migrate", "fail_a", "zero", "--dry-run", "--no-backup")
+    assert code == 0, out + err
+    assert "Would unapply 1 migration(s): fail_a.0001_initial" in out
+    assert "Would apply" not in out
+    assert "fail_a_alpha" in _tables()  # a dry run
