@@ -107,6 +107,28 @@ def check_database(
     ]
 
 
+# How far this process's restore got: the line Ctrl-C prints says what is true (``stage_note``).
+_stage = {"now": ""}
+
+_STAGE_NOTES = {
+    "": "",
+    "restoring": (
+        "the restore was loading in one transaction, which is rolled back: the database holds "
+        "what it held before (a native restore into an empty database may have left the empty "
+        "tables its migrations made); 'python manage.py emergency_rollback assess' shows it"
+    ),
+    "restored": (
+        "the backup was restored; what follows it (privileges, the release ledger, ANALYZE) "
+        "may not have finished: run ANALYZE, and check 'railway_deploy --history'"
+    ),
+}
+
+
+def stage_note() -> str:
+    """What stays true after Ctrl-C during this process's restore (empty when none ran)."""
+    return _STAGE_NOTES[_stage["now"]]
+
+
 def restore(
     name: str | None = None,
     alias: str = "default",
@@ -209,11 +231,13 @@ def _restore(
         report.extras["restore"]["safety_backup"] = safety.name
     ledger = _read_ledger(alias)
     started = time.monotonic()
+    _stage["now"] = "restoring"
     try:
         done = engine.restore(
             alias, stream(place, backup, f"{backup.name}: restored"), backup.manifest
         )
     except EngineError as exc:
+        _stage["now"] = ""  # rolled back, and the report says so
         logger.error("restore of %s failed: %s", backup.name, exc)
         report.add(
             "backup.restore.failed",
@@ -225,6 +249,7 @@ def _restore(
             rank=1,
         )
         return report
+    _stage["now"] = "restored"
     seconds = round(time.monotonic() - started, 3)
     report.extras["restore"].update({"from_storage": place.label, "seconds": seconds})
     _grants(done or {}, report)

@@ -95,9 +95,15 @@ def test_backup_restore__sigint_mid_restore__one_line_exit_130_no_traceback(tmp_
         env=manage_env(backup_dir), cwd=EXAMPLE, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
+    from shop.models import Product
+
+    Product.objects.update(stock=424242)  # what the interrupted restore must leave alone
     code, err = _interrupted(
         tmp_path, backup_dir, ": restored", "backup", "restore", "--latest", "--noinput"
     )
     assert code == 130, err
     assert "Traceback" not in err and "(done)" not in err, err
     assert err.strip().splitlines()[-1].startswith("backup: interrupted"), err
+    # Mid-load: the line says the transaction is rolled back, and the rows are as before.
+    assert "rolled back: the database holds what it held before" in err, err
+    assert set(Product.objects.values_list("stock", flat=True)) == {424242}

@@ -9,6 +9,7 @@ from django.core.management.base import CommandParser
 from ... import backup, render
 from ...backup import catalog, overview, retention, schedule
 from ...backup.restore import check_database
+from ...backup.restore import stage_note as restore_stage_note
 from ...db import connection as dbconn
 from ...report import CannotRun, Report
 from ..base import RailopsCommand
@@ -76,6 +77,8 @@ class Command(RailopsCommand):
         return schedule.daemon(alias, once=options["once"])
 
     def interrupted_note(self, options: dict[str, Any]) -> str:
+        if options.get("action") == "restore":
+            return restore_stage_note()
         if options.get("action") == "create" and not options.get("dry_run"):
             return (
                 "a backup counts only once its manifest is written: 'python manage.py backup "

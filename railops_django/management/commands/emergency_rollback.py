@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from ... import rollback
+from ...backup.restore import stage_note as restore_stage_note
 from ...report import CannotRun, Report
 from ..base import RailopsCommand, number
 
@@ -19,6 +20,9 @@ class Command(RailopsCommand):
     )
     changes_data = ("backup", "recover")
     id_prefix = "rollback"
+
+    def interrupted_note(self, options: dict[str, Any]) -> str:
+        return restore_stage_note()  # recover --backup restores; empty when nothing was
 
     def add_command_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=ACTIONS)
