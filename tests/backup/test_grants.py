@@ -81,3 +81,20 @@ def test_restore__privilege_on_a_column_the_backup_lacks__warning_naming_it(
     assert f"SELECT (note) on public.shop_product to {reader}: not in the backup" in out + err
     assert "1 privilege(s) the database had before the restore are not back" in out + err
     assert _run(f"SELECT has_table_privilege('{reader}', 'shop_product', 'SELECT')") == [(True,)]
+
+
+def test_native_restore_in_place__privileges_stay(backup_dir, shop_data, settings):
+    # The native engine empties the tables rather than dropping them: nothing to grant again.
+    role = f"railops_reader_{uuid.uuid4().hex[:8]}"
+    _run(f'CREATE ROLE "{role}" NOLOGIN; GRANT SELECT ON shop_product TO "{role}"')
+    try:
+        settings.RAILOPS = {**settings.RAILOPS, "BACKUP_ENGINE": "native"}
+        before = _grants()
+        out, err, code = run_command("backup", "create")
+        assert code == 0, out + err
+        out, err, code = run_command("backup", "restore", "--latest", "--noinput")
+        assert code == 0, out + err
+        assert _grants() == before
+        assert f"SELECT on public.shop_product to {role}" in before
+    finally:
+        _run(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
