@@ -9,6 +9,11 @@ what the restore undid marked: a release the backup does not hold, or whose own 
 backup was restored, is ``rolled_back`` (a failed one stays ``failed``).
 
 Restoring into a database that had no ledger keeps the backup's.
+
+The health samples (``db_health --record``, the dashboard's history) are history too: the ones
+recorded since the backup was taken (``samples_since``) are put back beside the restored ones
+(``put_samples_back``), so the charts do not lose the hours before an emergency restore. Only
+those are read, so the memory this takes is bounded by the time since the backup.
 """
 
 from __future__ import annotations
@@ -66,12 +71,58 @@ def put_back(alias: str, rows: list[dict[str, Any]], backup_name: str) -> list[i
                 row["status"] = Release.Status.ROLLED_BACK
                 row["finished_at"] = row.get("finished_at") or now
                 rolled.append(row["id"])
-            if row["id"] not in restored:
-                # started_at is auto_now_add: created first, then given its own time back
-                Release.objects.using(alias).bulk_create([Release(**row)])
-            Release.objects.using(alias).filter(id=row["id"]).update(**row)
-        connection = connections[alias]
-        with connection.cursor() as cursor:
-            for statement in connection.ops.sequence_reset_sql(no_style(), [Release]):
-                cursor.execute(statement)
+            _write_as_was(Release, alias, row, insert=row["id"] not in restored)
+        _reset_sequence(Release, alias)
     return rolled
+
+
+def samples_since(alias: str, since: Any) -> list[dict[str, Any]]:
+    """The live health samples recorded at or after ``since`` (none without the table)."""
+    from ..models import HealthSample
+
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        if HealthSample._meta.db_table not in connection.introspection.table_names(cursor):
+            return []
+    rows = HealthSample.objects.using(alias).filter(recorded_at__gte=since).order_by("id")
+    return [dict(row) for row in rows.values()]
+
+
+def put_samples_back(alias: str, rows: list[dict[str, Any]]) -> int:
+    """Add the ``rows`` (from ``samples_since``) the restored table lacks; how many.
+
+    Raises DatabaseError when the restored database has no sample table or it cannot be
+    written.
+    """
+    from ..models import HealthSample
+
+    if not rows:
+        return 0
+    connections[alias].close()
+    restored = set(
+        HealthSample.objects.using(alias)
+        .filter(id__gte=min(row["id"] for row in rows))
+        .values_list("id", flat=True)
+    )
+    missing = [row for row in rows if row["id"] not in restored]
+    with transaction.atomic(using=alias):
+        for row in missing:
+            _write_as_was(HealthSample, alias, row, insert=True)
+        _reset_sequence(HealthSample, alias)
+    return len(missing)
+
+
+def _write_as_was(model: Any, alias: str, row: dict[str, Any], *, insert: bool) -> None:
+    """``row`` into ``model``'s table as it was: its auto_now_add time (started_at,
+    recorded_at) is set on insert, so the row is created first, then given its own back."""
+    if insert:
+        model.objects.using(alias).bulk_create([model(**row)])
+    model.objects.using(alias).filter(id=row["id"]).update(**row)
+
+
+def _reset_sequence(model: Any, alias: str) -> None:
+    """The next id after the highest one, once rows were written with their own ids."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), [model]):
+            cursor.execute(statement)

@@ -230,6 +230,7 @@ def _restore(
             return report
         report.extras["restore"]["safety_backup"] = safety.name
     ledger = _read_ledger(alias)
+    samples = _read_samples(alias, backup)
     started = time.monotonic()
     _stage["now"] = "restoring"
     try:
@@ -254,6 +255,7 @@ def _restore(
     report.extras["restore"].update({"from_storage": place.label, "seconds": seconds})
     _grants(done or {}, report)
     _put_ledger_back(alias, ledger, backup, report)
+    _put_samples_back(alias, samples, report)
     _analyze(engine, alias, backup, report)
     report.add(
         "backup.restore.done",
@@ -271,6 +273,33 @@ def _read_ledger(alias: str) -> list[dict[str, Any]]:
     except DatabaseError as exc:  # the restore says more, if the database is really gone
         logger.warning("could not read the release ledger before the restore: %s", exc)
         return []
+
+
+def _read_samples(alias: str, backup: Backup) -> list[dict[str, Any]]:
+    try:
+        return ledger_kept.samples_since(alias, backup.created_at)
+    except DatabaseError as exc:
+        logger.warning("could not read the health samples before the restore: %s", exc)
+        return []
+
+
+def _put_samples_back(alias: str, samples: list[dict[str, Any]], report: Report) -> None:
+    """The health samples recorded since the backup, back beside the restored ones."""
+    try:
+        kept = ledger_kept.put_samples_back(alias, samples)
+    except DatabaseError as exc:
+        logger.warning("the health samples since the backup were not kept: %s", exc)
+        report.add(
+            "backup.restore.health_samples",
+            Severity.WARNING,
+            f"the {len(samples)} health sample(s) recorded since the backup are gone",
+            redact.mask_text(str(exc)),
+            "The dashboard's history charts have a gap from the backup's time to now.",
+            rank=43,
+        )
+        return
+    if kept:
+        report.extras["restore"]["health_samples_kept"] = kept
 
 
 def _put_ledger_back(
