@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from django.db import models
+from typing import Any
+
+from django.db import connections, models
+
+
+def table_ready(model: Any, alias: str) -> bool:
+    """True when ``model``'s table exists in ``alias``: a deploy onto a fresh database runs
+    before migrate creates it, and a restored database may predate it."""
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        return model._meta.db_table in connection.introspection.table_names(cursor)
 
 
 class Release(models.Model):

@@ -339,6 +339,13 @@ def _create_claimed(
     )
 
 
+def blockers(alias: str, tier: str) -> list[Finding]:
+    """What would stop ``create`` before it dumps (a storage it cannot write), for the dry
+    runs of the commands that back up first (safe_migrate, railway_deploy)."""
+    checked = dry_run(alias, tier, Report("backup create"))
+    return [f for f in checked.findings if f.severity >= Severity.CRITICAL]
+
+
 def dry_run(alias: str, tier: str, report: Report) -> Report:
     """Every check ``create`` makes before dumping, and what it would do."""
     tier = check_tier(tier)

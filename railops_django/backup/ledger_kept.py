@@ -28,19 +28,11 @@ from django.utils import timezone
 # backup package without a configured Django.
 
 
-def _present(alias: str) -> bool:
-    from ..models import Release
-
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        return Release._meta.db_table in connection.introspection.table_names(cursor)
-
-
 def read(alias: str) -> list[dict[str, Any]]:
     """Every row of the live ledger (none when the database has no ledger table)."""
-    from ..models import Release
+    from ..models import Release, table_ready
 
-    if not _present(alias):
+    if not table_ready(Release, alias):
         return []
     return [dict(row) for row in Release.objects.using(alias).order_by("id").values()]
 
@@ -51,12 +43,12 @@ def put_back(alias: str, rows: list[dict[str, Any]], backup_name: str) -> list[i
     Raises DatabaseError when the restored database has no ledger table (a backup from before
     railops was installed) or it cannot be written.
     """
-    from ..models import Release
+    from ..models import Release, table_ready
 
     if not rows:
         return []
     connections[alias].close()  # the restore replaced the database under this connection
-    if not _present(alias):
+    if not table_ready(Release, alias):
         raise DatabaseError("the restored database has no release ledger table")
     restored = set(Release.objects.using(alias).values_list("id", flat=True))
     rolled: list[int] = []
@@ -78,12 +70,10 @@ def put_back(alias: str, rows: list[dict[str, Any]], backup_name: str) -> list[i
 
 def samples_since(alias: str, since: Any) -> list[dict[str, Any]]:
     """The live health samples recorded at or after ``since`` (none without the table)."""
-    from ..models import HealthSample
+    from ..models import HealthSample, table_ready
 
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        if HealthSample._meta.db_table not in connection.introspection.table_names(cursor):
-            return []
+    if not table_ready(HealthSample, alias):
+        return []
     rows = HealthSample.objects.using(alias).filter(recorded_at__gte=since).order_by("id")
     return [dict(row) for row in rows.values()]
 

@@ -288,7 +288,6 @@ def _put_samples_back(alias: str, samples: list[dict[str, Any]], report: Report)
     try:
         kept = ledger_kept.put_samples_back(alias, samples)
     except DatabaseError as exc:
-        logger.warning("the health samples since the backup were not kept: %s", exc)
         report.add(
             "backup.restore.health_samples",
             Severity.WARNING,

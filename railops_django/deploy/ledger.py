@@ -9,19 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 from django.utils import timezone
 
 from .. import redact
 from ..migrate import current_state
-from ..models import Release
+from ..models import Release, table_ready
 from ..redact import logger
 
 
 def ledger_ready(alias: str) -> bool:
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        return Release._meta.db_table in connection.introspection.table_names(cursor)
+    return table_ready(Release, alias)
 
 
 @dataclass

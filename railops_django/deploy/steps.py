@@ -15,7 +15,7 @@ from django.core.management import call_command
 from .. import platform, redact
 from ..backup import BackupFailed, create
 from ..backup import storage as backup_storage
-from ..backup.archive import dry_run as backup_dry_run
+from ..backup.archive import blockers as backup_blockers
 from ..child_env import child_env
 from ..db import connection as dbconn
 from ..diagnose import static_probes
@@ -147,8 +147,7 @@ def backup(ctx: Context) -> list[Finding]:
         if options.require_offsite_backup:
             return findings
     if options.dry_run:  # the checks create makes before dumping: a storage it cannot write
-        checked = backup_dry_run(options.alias, "predeploy", Report("railway_deploy"))
-        blocking = [f for f in checked.findings if f.severity >= Severity.CRITICAL]
+        blocking = backup_blockers(options.alias, "predeploy")
         findings.extend(blocking)
         if not blocking:
             findings.append(

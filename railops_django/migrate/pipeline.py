@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from .. import conf, db, redact
 from ..backup import create
-from ..backup.archive import dry_run as backup_dry_run
+from ..backup.archive import blockers as backup_blockers
 from ..db import connection as dbconn
 from ..db import locks, preflight
 from ..db.schema import drift
@@ -476,8 +476,7 @@ def _preflight_extras(facts: dict[str, Any] | None) -> dict[str, Any]:
 def _check_backup(alias: str) -> None:
     """A dry run makes the checks the backup makes before dumping, and stops as the real run
     would (exit 3) when one fails: a storage that cannot be written."""
-    checked = backup_dry_run(alias, "predeploy", Report("safe_migrate"))
-    failing = [f for f in checked.findings if f.severity >= Severity.CRITICAL]
+    failing = backup_blockers(alias, "predeploy")
     if failing:
         raise CannotRun(
             f"the pre-migration backup would fail ({failing[0].title}: {failing[0].detail}): fix "

@@ -21,13 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .params import qualified, quote
+from .params import SYSTEM_SCHEMAS, qualified, quote
 
 PRIVILEGES = frozenset(
     {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "USAGE"}
     | {"CREATE", "MAINTAIN"}
 )
-_SYSTEM = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'"
 _GRANTEE = "CASE WHEN x.grantee = 0 THEN NULL ELSE pg_get_userbyid(x.grantee) END"
 
 
@@ -65,18 +64,18 @@ def read(cur: Any) -> list[Grant]:
         "SELECT CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, "
         f"c.relname, NULL::name, x.privilege_type, {_GRANTEE}, x.is_grantable "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) x "
-        f"WHERE {_SYSTEM} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+        f"WHERE {SYSTEM_SCHEMAS} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
         "AND x.grantee <> c.relowner "
         "UNION ALL "
         "SELECT 'TABLE', n.nspname, c.relname, a.attname, x.privilege_type, "
         f"{_GRANTEE}, x.is_grantable FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace, "
-        f"aclexplode(a.attacl) x WHERE {_SYSTEM} AND a.attnum > 0 AND NOT a.attisdropped "
+        f"aclexplode(a.attacl) x WHERE {SYSTEM_SCHEMAS} AND a.attnum > 0 AND NOT a.attisdropped "
         "AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND x.grantee <> c.relowner "
         "UNION ALL "
         f"SELECT 'SCHEMA', n.nspname, '', NULL::name, x.privilege_type, {_GRANTEE}, "
         "x.is_grantable FROM pg_namespace n, aclexplode(n.nspacl) x "
-        f"WHERE {_SYSTEM} AND x.grantee <> n.nspowner "
+        f"WHERE {SYSTEM_SCHEMAS} AND x.grantee <> n.nspowner "
         "ORDER BY 2, 3, 4 NULLS FIRST, 5, 6"
     )
     return [Grant(*row) for row in cur.fetchall() if row[4] in PRIVILEGES]

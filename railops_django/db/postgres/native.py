@@ -68,7 +68,7 @@ from .native_coverage import (
     leftover_names,
     table_keys,
 )
-from .params import libpq_params, quote
+from .params import SYSTEM_SCHEMAS, libpq_params, quote
 
 ENGINE = "native"
 # Text COPY, not binary. Restore goes into a schema rebuilt by the migrations, possibly on
@@ -256,7 +256,6 @@ def _sequences(cur: Any, tables: list[str]) -> dict[str, dict[str, Any]]:
 # -- what a pg_dump would hold that the migrations do not rebuild ------------------------------
 
 # Schemas no dump holds (pg_dump leaves them out too).
-_SYSTEM_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'"
 _KINDS = {
     "r": "table",
     "p": "partitioned table",
@@ -408,14 +407,14 @@ def _check_coverage(cur: Any, cover: Coverage, present: list[str]) -> None:
         "SELECT n.nspname, c.relname, c.relkind, c.relispartition, "
         "n.nspname = current_schema() FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        f"WHERE {_SYSTEM_SCHEMAS} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+        f"WHERE {SYSTEM_SCHEMAS} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
         f"AND NOT {member.format(oid='c.oid')} ORDER BY 1, 2",
         ["pg_class"],
     )
     relations = cur.fetchall()
     cur.execute(
         "SELECT n.nspname FROM pg_namespace n "
-        f"WHERE {_SYSTEM_SCHEMAS} AND n.nspname NOT IN (current_schema(), 'public') "
+        f"WHERE {SYSTEM_SCHEMAS} AND n.nspname NOT IN (current_schema(), 'public') "
         f"AND NOT {member.format(oid='n.oid')} "
         "AND NOT EXISTS (SELECT 1 FROM pg_extension x WHERE x.extnamespace = n.oid "
         "AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND NOT "

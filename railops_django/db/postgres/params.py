@@ -38,6 +38,11 @@ def raw_connection(alias: str, dbname: str | None = None) -> Any:
     return raw
 
 
+# The schemas a pg_dump leaves out, as a condition on ``pg_namespace n``: the native engine's
+# coverage and the privileges a restore grants again both skip them.
+SYSTEM_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'"
+
+
 def quote(name: str) -> str:
     """``name`` as an SQL identifier: double-quoted, embedded quotes doubled."""
     return '"' + name.replace('"', '""') + '"'
