@@ -58,33 +58,45 @@ def _corrupt(what: str) -> EngineError:
     return EngineError(f"the archive's column layout is damaged: {what}")
 
 
-def _fields(lines: list[bytes]) -> tuple[list[int], list[bytes]] | None:
-    """(tabs in each line, every value in line order); None when a line holds a newline."""
+def _columns_of(lines: list[bytes]) -> list[bytes] | None:
+    """Lines as [header, values]: each column's values together; None when a line holds a
+    newline.
+
+    The lines are joined with a tab, a newline and a tab, then split at the tabs: each newline
+    becomes a value of its own (no line holds one), so the values of every line and the line
+    ends come out of one ``split``. When the ends fall every ``width + 1`` values, every line
+    has ``width`` fields, and the columns are slices; only lines of several widths are counted
+    one by one.
+    """
     if not lines:
-        return [], []
-    text = b"\t".join(lines)
-    if b"\n" in text:
+        return [_sized(b""), b""]
+    if b"\n" in b"".join(lines):  # memchr: faster than counting the joined text's newlines
         return None
-    return list(map(bytes.count, lines, repeat(b"\t"))), text.split(b"\t")
+    text = b"\t\n\t".join(lines)
+    count = len(lines)
+    flat = text.split(b"\t")
+    width = lines[0].count(b"\t") + 1
+    step = width + 1
+    if len(flat) == count * step - 1 and flat[width::step].count(b"\n") == count - 1:
+        header = f"{width},{count}".encode()
+        ordered: list[bytes] = []
+        for i in range(width):
+            ordered += flat[i::step]
+        return [_sized(header), b"\n".join(ordered)]
+    return _columns(list(map(bytes.count, lines, repeat(b"\t"))), [v for v in flat if v != b"\n"])
 
 
 def _columns(tabs: list[int], flat: list[bytes]) -> list[bytes]:
-    """Lines (as ``_fields`` gives them) as [header, values]: each column's values together."""
-    if not tabs:
-        return [_sized(b""), b""]
-    if tabs.count(tabs[0]) == len(tabs):  # one width: cut the columns out by slicing
-        width = tabs[0] + 1
-        runs = [(width, len(tabs))]
-        tables = {width: [flat[i::width] for i in range(width)]}
-    else:
-        runs = [(count + 1, len(list(run))) for count, run in groupby(tabs)]
-        tables = {width: [[] for _ in range(width)] for width, _ in runs}
-        start = 0
-        for width, count in runs:
-            run = flat[start : start + width * count]
-            for i, column in enumerate(tables[width]):
-                column.extend(run[i::width])
-            start += width * count
+    """Lines of several widths (``tabs`` in each, ``flat`` every value in line order) as
+    [header, values]: the columns of each width together, the narrowest lines first."""
+    runs = [(count + 1, len(list(run))) for count, run in groupby(tabs)]
+    tables: dict[int, list[list[bytes]]] = {width: [[] for _ in range(width)] for width, _ in runs}
+    start = 0
+    for width, count in runs:
+        run = flat[start : start + width * count]
+        for i, column in enumerate(tables[width]):
+            column.extend(run[i::width])
+        start += width * count
     values: list[bytes] = []
     for width in sorted(tables):
         values.extend(map(b"\n".join, tables[width]))
@@ -145,15 +157,15 @@ def _pg_columns(block: bytes) -> list[bytes]:
             int.from_bytes(head, "little", signed=True) if len(head) == 4 else -1 for head in heads
         ]
     good = list(map(eq, said, map(add, map(len, rows), repeat(1))))
-    fields = _fields(list(compress(rows, good)))
-    if fields is None:  # a row of more than one line: keep those whole
+    lined = _columns_of(list(compress(rows, good)))
+    if lined is None:  # a row of more than one line: keep those whole
         good = list(map(gt, good, map(contains, rows, repeat(b"\n"))))
-        fields = _fields(list(compress(rows, good)))
-        assert fields is not None
+        lined = _columns_of(list(compress(rows, good)))
+        assert lined is not None
     literals = [prefix, *map(add, repeat(b"\n\x00"), compress(items, map(not_, good)))]
     sizes = struct.pack(f">{len(literals)}I", *map(len, literals))
     framing = [_sized(bytes([0, *good])), _sized(sizes), _sized(b"".join(literals))]
-    return framing + _columns(*fields)
+    return framing + lined
 
 
 def _pg_block(payload: memoryview) -> bytes:
@@ -194,9 +206,9 @@ def _encode_block(block: bytes, framing: int) -> list[bytes]:
     """A block of whole lines (ending with a newline) as the parts of a ``C`` payload."""
     if framing == PG_CUSTOM:
         return _pg_columns(block)
-    fields = _fields(block[:-1].split(b"\n"))
-    assert fields is not None  # split at every newline
-    return _columns(*fields)
+    lined = _columns_of(block[:-1].split(b"\n"))
+    assert lined is not None  # split at every newline
+    return lined
 
 
 def _decode_block(payload: memoryview, framing: int) -> bytes:

@@ -97,6 +97,75 @@ def test_round_trip__rows_of_one_table_with_items_kept_whole_among_them__exact()
     assert decoded(encoded(data, "pg_custom", piece=65536), piece=65536) == data
 
 
+def reference_columns(lines: list[bytes]) -> list[bytes]:
+    """The layout as the module's docstring states it, written the slow way: the runs of lines
+    of one width, then each width's values column by column, the narrowest first."""
+    split = [line.split(b"\t") for line in lines]
+    runs: list[list[int]] = []
+    for fields in split:
+        if runs and runs[-1][0] == len(fields):
+            runs[-1][1] += 1
+        else:
+            runs.append([len(fields), 1])
+    header = ";".join(f"{width},{count}" for width, count in runs).encode()
+    values = [
+        fields[i]
+        for width in sorted({len(f) for f in split})
+        for i in range(width)
+        for fields in split
+        if len(fields) == width
+    ]
+    return [struct.pack(">I", len(header)) + header, b"\n".join(values)]
+
+
+value = st.sampled_from([b"", b"1", b"\\N", b"ab", b"\\t", b"\x00", b"\xff\xfe", b"2025-01-01"])
+lines_of_widths = st.lists(
+    st.tuples(st.integers(1, 5), st.integers(1, 6)), min_size=1, max_size=6
+).flatmap(
+    lambda runs: st.tuples(
+        *(
+            st.lists(value, min_size=w, max_size=w).map(b"\t".join)
+            for w, n in runs
+            for _ in range(n)
+        )
+    ).map(list)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=lines_of_widths)
+def test_columns_of__lines_of_one_or_several_widths__exactly_the_documented_layout(lines):
+    # the fast path (one width: one split, slices) and the slow one (several widths) must both
+    # write what the format says, byte for byte, so that archives stay the same across versions
+    assert columns._columns_of(lines) == reference_columns(lines)
+    assert (
+        columns._lines(
+            *(part[4:] if i == 0 else part for i, part in enumerate(columns._columns_of(lines)))
+        )
+        == lines
+    )
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"a\tb", b"c\td", b"e"],  # widths that are not all the first one's
+        [b"a", b"b\tc", b"d\te"],
+        [b"\t", b"\t", b""],
+        [b"a\tb\tc", b"d", b"e\tf"],
+        [b"a\tb", b"c", b"d\te\tf"],  # 6 values: as many as three lines as wide as the first
+        [b"a\tb", b"c\td\te", b"f"],
+    ],
+)
+def test_columns_of__widths_that_add_up_like_one_width__not_taken_for_one(lines):
+    assert columns._columns_of(lines) == reference_columns(lines)
+
+
+def test_columns_of__a_line_holding_a_newline__none():
+    assert columns._columns_of([b"a\tb", b"c\n\td"]) is None
+    assert columns._columns_of([b"a\t\n\tb", b"c\td"]) is None
+
+
 def test_rows__compress_far_smaller_than_the_plain_dump_at_the_same_level():
     data = pg_custom(rows(40000))
     level = zstandard.ZstdCompressor(level=3)
