@@ -22,6 +22,14 @@ from .catalog import Backup, find, scan, unreachable_findings
 from .verify import good_copy, stream
 
 
+def command(name: str, *, force: bool = False) -> str:
+    """The command that restores backup ``name`` without a prompt, as advice prints it: every
+    fix that names a restore builds it here, so that following one runs what exists."""
+    if force:
+        return f"python manage.py backup restore {name} --noinput --force"
+    return f"python manage.py backup restore {name} --noinput"
+
+
 def migration_difference(manifest: dict[str, Any]) -> dict[str, list[str]]:
     """Migrations the backup has that the code lacks, and the reverse."""
     backup = {(app, n) for app, names in manifest.get("migrations", {}).items() for n in names}

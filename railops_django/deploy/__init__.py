@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..backup import storage as backup_storage
+from ..backup.restore import command as restore_command
 from ..migrate import current_state
 from ..migrate.rollback import summary_lines
 from ..migrate.rules import resolve
@@ -114,8 +115,8 @@ def _add_failure(report: Report, ctx: Context, failed: str, changed: bool, marke
                 "not as it was before it."
             )
             fix = (
-                f"Restore the pre-deploy backup: python manage.py backup restore {backup} "
-                "--noinput --force; then fix the causes listed below and deploy again (forced: "
+                f"Restore the pre-deploy backup: {restore_command(backup, force=True)}; then "
+                "fix the causes listed below and deploy again (forced: "
                 "the backup is at the database's migration state, and this code's migrations "
                 "are pending)."
                 if backup
@@ -159,7 +160,7 @@ def _recover_command(backup_name: str) -> str:
     if backup_name:
         return (
             f"{first}: python manage.py emergency_rollback recover, or "
-            f"python manage.py backup restore {backup_name} --noinput --force (forced: the "
+            f"{restore_command(backup_name, force=True)} (forced: the "
             "backup was taken before this deploy's migrations, which this code has)"
         )
     return (

@@ -13,6 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from .. import conf, db, redact
 from ..backup import create
 from ..backup.archive import blockers as backup_blockers
+from ..backup.restore import command as restore_command
 from ..db import connection as dbconn
 from ..db import locks, preflight
 from ..db.schema import drift
@@ -625,9 +626,10 @@ def _on_failure(
             + ". Not given back by unapplying: "
             + "; ".join(kept)
             + f". Backup to restore: {backup_name or 'none taken'}.",
-            fix=f"Restore the backup taken before this run: python manage.py backup restore "
-            f"{backup_name} --noinput --force (forced: it is at the database's migration state, "
-            "and this code's migrations are pending), then fix the migration and run again"
+            fix="Restore the backup taken before this run: "
+            f"{restore_command(backup_name, force=True)} (forced: it is at the database's "
+            "migration state, and this code's migrations are pending), then fix the migration "
+            "and run again"
             if backup_name
             else "No backup was taken by this run: restore the newest one from before it "
             "(python manage.py backup list), or repair the data by hand.",
@@ -657,8 +659,8 @@ def _on_failure(
         + f". Backup to restore: {backup_name or 'none taken'}.",
         fix=f"Run: {commands}"
         + (
-            f"; or restore the backup: python manage.py backup restore {backup_name} --noinput "
-            "--force (forced: it was taken before this run's migrations, which this code has)"
+            f"; or restore the backup: {restore_command(backup_name, force=True)} (forced: it "
+            "was taken before this run's migrations, which this code has)"
             if backup_name
             else ""
         ),

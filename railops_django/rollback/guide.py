@@ -7,6 +7,7 @@ from typing import Any
 from django.db.migrations.exceptions import NodeNotFoundError
 
 from ..backup import list_backups
+from ..backup.restore import command as restore_command
 from ..backup.restore import migration_difference
 from ..db.schema import drift
 from ..deploy.ledger import ledger_ready
@@ -32,12 +33,12 @@ def _restore_advice(alias: str) -> str:
         )
     for candidate in newest:
         if not any(migration_difference(candidate.manifest).values()):
-            return f"python manage.py backup restore {candidate.name} --noinput"
+            return restore_command(candidate.name)
     first = newest[0]
     diff = migration_difference(first.manifest)
     differs = ", ".join((diff["only_in_code"] + diff["only_in_backup"])[:3])
     return (
-        f"python manage.py backup restore {first.name} --noinput --force (no recent backup is "
+        f"{restore_command(first.name, force=True)} (no recent backup is "
         f"at this code's migration state; it differs in {differs}: --force restores it anyway, "
         "then bring the schema to the running code with python manage.py safe_migrate "
         "--noinput, or redeploy the code of that time first and restore without --force)"

@@ -44,9 +44,19 @@ def _texts(
     assigned = assigned or {}
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
-    if isinstance(node, ast.JoinedStr):
-        parts = [v.value if isinstance(v, ast.Constant) else PLACEHOLDER for v in node.values]
-        return ["".join(str(p) for p in parts)]
+    if isinstance(node, ast.JoinedStr):  # a call to a known function inside: what it returns
+        options = [
+            [str(v.value)]
+            if isinstance(v, ast.Constant)
+            else _texts(v.value, functions, assigned)
+            if isinstance(v, ast.FormattedValue)
+            and isinstance(v.value, ast.Call)
+            and isinstance(v.value.func, ast.Name)
+            and v.value.func.id in functions
+            else [PLACEHOLDER]
+            for v in node.values
+        ]
+        return ["".join(parts) for parts in itertools.product(*options)]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return [
             a + b
@@ -69,6 +79,29 @@ def _texts(
     return [PLACEHOLDER]
 
 
+def _imported_functions(tree: ast.Module, relative: str) -> dict[str, ast.FunctionDef]:
+    """The package's functions that ``tree`` imports by name (``from ..backup.restore import
+    command as restore_command``), under the name the module calls them by."""
+    out: dict[str, ast.FunctionDef] = {}
+    here = (PACKAGE / relative).parent
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or not node.level or not node.module:
+            continue
+        base = here
+        for _ in range(node.level - 1):
+            base = base.parent
+        path = base.joinpath(*node.module.split(".")).with_suffix(".py")
+        if not path.is_file():
+            continue
+        defined = {
+            n.name: n for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)
+        }
+        for alias in node.names:
+            if alias.name in defined:
+                out[alias.asname or alias.name] = defined[alias.name]
+    return out
+
+
 def fix_texts() -> list[tuple[str, tuple[str, ...], str]]:
     """(where, commands that can show it, text) for every fix text."""
     found = [
@@ -77,6 +110,7 @@ def fix_texts() -> list[tuple[str, tuple[str, ...], str]]:
     for relative, commands in SOURCES.items():
         tree = ast.parse((PACKAGE / relative).read_text())
         functions = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        functions.update(_imported_functions(tree, relative))
         assigned: dict[str, list[ast.expr]] = {}
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign):
