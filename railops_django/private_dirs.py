@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 
@@ -154,3 +155,20 @@ def sweep_scratch(now: float | None = None) -> list[str]:
     with contextlib.suppress(OSError):
         root.rmdir()
     return removed
+
+
+def full_disk_advice(path: Path | str | None) -> str:
+    """What to say after a write under ``path`` ran out of room: the disk's size (not what is
+    free: the failed write's own file filled it, and is removed after) and the two ways out."""
+    disk = ""
+    here = Path(path) if path is not None else None
+    while here is not None and not here.exists() and here != here.parent:
+        here = here.parent
+    if here is not None:
+        with contextlib.suppress(OSError):
+            disk = f" (a disk of {shutil.disk_usage(here).total / 1e6:,.1f} MB)"
+    return (
+        f"{disk}. Free space there ('python manage.py backup cleanup' removes the backups "
+        "retention no longer keeps) or point RAILOPS_BACKUP_DIR / RAILOPS['BACKUP_STORAGES'] "
+        "at a storage with room"
+    )

@@ -23,7 +23,7 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storag
 from django.core.files.storage.handler import InvalidStorageError
 
 from .. import conf, platform
-from ..private_dirs import keep_default_out_of_git, private_dir
+from ..private_dirs import full_disk_advice, keep_default_out_of_git, private_dir
 from ..redact import logger
 from ..report import CannotRun
 
@@ -170,13 +170,23 @@ def make_private_dirs(place: Place, path: Path) -> None:
         os.chmod(path.parent, 0o700)
 
 
+_FULL = {errno.ENOSPC, errno.EDQUOT}  # a full disk or quota: room, not permissions, is missing
+_NOT_ALLOWED = {errno.EACCES, errno.EPERM, errno.EROFS}
+_SETTING = "RAILOPS_BACKUP_DIR / RAILOPS['BACKUP_STORAGES']"
+
+
 def write_error(place: Place, exc: OSError, doing: str) -> StorageError:
-    """The one StorageError for a failed write (or other ``doing``) to ``place``."""
+    """The one StorageError for a failed write (or other ``doing``) to ``place``: what failed,
+    and the advice that fits the error (room for a full disk, rights for a refused write)."""
     where = place.describe()
-    return StorageError(
-        f"cannot {doing} storage {where}: {exc.strerror or exc}. Make it writable, or point "
-        "RAILOPS_BACKUP_DIR / RAILOPS['BACKUP_STORAGES'] at a storage that is"
-    )
+    said = f"cannot {doing} storage {where}: {exc.strerror or exc}"
+    if exc.errno in _FULL:
+        return StorageError(said + full_disk_advice(place.local_path()))
+    if exc.errno in _NOT_ALLOWED:
+        return StorageError(
+            f"{said}. Make it writable by this user, or point {_SETTING} at a writable storage"
+        )
+    return StorageError(f"{said}. Check that storage, or point {_SETTING} at another one")
 
 
 class AtomicFile:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -318,3 +321,85 @@ def test_restore__a_session_holds_a_table__gives_up_after_the_lock_timeout_uncha
     assert "lock" in finding.detail and "another session" in finding.detail, finding.detail
     assert waited < 30
     assert table_checksums() == before
+
+
+def _can_mount_a_tmpfs(where: Path) -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=1m tmpfs {where}"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def three_random_megabytes(request, tmp_path):
+    """DATABASE_URL of a database holding 3 MB that no compression makes smaller."""
+    blobs = [(os.urandom(1 << 20),) for _ in range(3)]
+    if request.param == "sqlite":
+        db = tmp_path / "app.sqlite3"
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TABLE blobs (data BLOB)")
+            conn.executemany("INSERT INTO blobs VALUES (?)", blobs)
+        yield f"sqlite:///{db}"
+        return
+    import psycopg
+
+    from railops_django.db.locks import pg_conninfo
+
+    params = pg_conninfo("default")
+    params.pop("conninfo", None)
+    name = f"railops_full_disk_{os.getpid()}"
+    with psycopg.connect(autocommit=True, **params) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(**{**params, "dbname": name}) as conn:
+        conn.execute("CREATE TABLE blobs (data bytea)")
+        conn.cursor().executemany("INSERT INTO blobs VALUES (%s)", blobs)
+    user, host = params.get("user") or "postgres", params.get("host") or "127.0.0.1"
+    yield f"postgres://{user}@{host}:{params.get('port') or 5432}/{name}"
+    with psycopg.connect(autocommit=True, **params) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_backup_create__disk_full__one_line_asks_for_room_not_rights_and_leaves_nothing(
+    tmp_path, three_random_megabytes
+):
+    """A real full disk: a 1 MB tmpfs under BACKUP_DIR, in a mount namespace of its own."""
+    full = tmp_path / "full"
+    full.mkdir()
+    if not _can_mount_a_tmpfs(full):
+        pytest.skip("needs root and unshare to mount a small tmpfs")
+    manage = f"{sys.executable} {EXAMPLE / 'manage.py'}"
+    script = (
+        f"mount -t tmpfs -o size=1m tmpfs {full} && cd {EXAMPLE} && "
+        f"{manage} migrate --noinput -v0 && {manage} backup create --format json > {tmp_path}/out;"
+        f" echo $? > {tmp_path}/rc; ls -A {full} > {tmp_path}/left"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": three_random_megabytes,
+        "RAILOPS_BACKUP_DIR": str(full),
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert (tmp_path / "rc").read_text().strip() == "2", proc.stdout + proc.stderr
+    (finding,) = json.loads((tmp_path / "out").read_text())["findings"]
+    detail = finding["detail"]
+    assert "full" in detail or "No space left on device" in detail, detail
+    assert "(a disk of 1.0 MB)" in detail and "storage with room" in detail, detail
+    assert "backup cleanup" in detail
+    assert "Make it writable" not in detail, "a full disk is not a permissions problem"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    # the create's lock file (empty, 0600) stays; nothing of the failed backup does
+    assert (tmp_path / "left").read_text().split() in ([], [".railops-backup.lock"])

@@ -104,7 +104,11 @@ def open_dump(
                 source.backup(target)
             tables = {t: {"rows": n, "exact": True} for t, n in row_counts(target).items()}
         except sqlite3.Error as exc:
-            raise EngineError(f"SQLite backup of {source_path} failed: {exc}") from exc
+            said = f"SQLite backup of {source_path} failed: {exc}"
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                # the copy is written under BACKUP_DIR: its disk is what is full
+                said += private_dirs.full_disk_advice(copy)
+            raise EngineError(said) from exc
         finally:
             source.close()
             target.close()
