@@ -72,8 +72,11 @@ class Key:
     choices: tuple[str, ...] = ()
     validate: Callable[[Any], str | None] | None = None  # returns a problem, or None
     bounds: tuple[float, float] | None = None  # a number's inclusive range
+    shape: str = ""  # what a good value is, in words, where its types do not say it
 
     def expected(self) -> str:
+        if self.shape:
+            return self.shape
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.bounds is not None:
@@ -165,6 +168,21 @@ def _str_list_problem(value: Any) -> str | None:
     return None
 
 
+def _backup_dir_problem(value: Any) -> str | None:
+    """BACKUP_DIR is an absolute path without control characters: a relative one names another
+    directory from each working directory (a cron job run from / would not see the deploy's
+    backups), and a newline or NUL in it is a pasting accident, not a directory."""
+    text = str(value)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return f"must not hold control characters (a newline, a tab, NUL), got {shown(text)}"
+    if not Path(text).is_absolute():
+        return (
+            f"must be an absolute path, got {shown(text)} (relative to the working directory, "
+            "it would move with it: use BASE_DIR / 'backups' or /data/railops-backups)"
+        )
+    return None
+
+
 def _storages_problem(value: Any) -> str | None:
     """Every alias of BACKUP_STORAGES is "local" or a key of settings.STORAGES."""
     problem = _str_list_problem(value)
@@ -190,6 +208,8 @@ KEYS: dict[str, Key] = {
             "Local backup directory. Default: "
             "$RAILWAY_VOLUME_MOUNT_PATH/railops-backups on a volume, else <BASE_DIR>/backups.",
             env=True,
+            validate=_backup_dir_problem,
+            shape="an absolute path (str or Path)",
         ),
         Key(
             "BACKUP_STORAGES",

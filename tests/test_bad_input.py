@@ -123,6 +123,7 @@ MORE_BAD_SETTINGS: list[tuple[dict[str, Any], str]] = [
     ({"BACKUP_ENGINE": "tarball"}, "BACKUP_ENGINE"),
     ({"BACKUP_STORAGES": ["default", 3]}, "BACKUP_STORAGES"),
     ({"ALERT_MIN_SEVERITY": "loud"}, "ALERT_MIN_SEVERITY"),
+    ({"BACKUP_DIR": "backups"}, "BACKUP_DIR"),
 ]
 BAD_ENV: list[tuple[str, str]] = [
     ("RAILOPS_CONNECT_TIMEOUT", "abc"),
@@ -138,6 +139,8 @@ BAD_ENV: list[tuple[str, str]] = [
     ("RAILOPS_BACKUP_ENGINE", "tarball"),
     ("RAILOPS_BACKUP_STORAGES", "[1, 2]"),
     ("RAILOPS_BACKUP_MAX_AGE", "9" * 5000),
+    ("RAILOPS_BACKUP_DIR", "backups"),
+    ("RAILOPS_BACKUP_DIR", "/data/back\nups"),
 ]
 
 

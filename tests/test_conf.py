@@ -204,3 +204,32 @@ def test_check__backup_storages_names_a_storage_settings_lack__error_naming_it(
     monkeypatch.setenv("RAILOPS_BACKUP_STORAGES", "nosuch")
     (error,) = conf.check_settings()
     assert error.id == "railops.E004" and "'nosuch'" in error.msg
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("backups", "must be an absolute path, got 'backups'"),
+        ("./var/backups", "must be an absolute path"),
+        ("/data/back\nups", "must not hold control characters"),
+        ("/data/back\x00ups", "must not hold control characters"),
+        ("/data/\tbackups", "must not hold control characters"),
+    ],
+)
+def test_backup_dir__relative_or_with_control_characters__refused_in_settings_and_env(
+    settings, monkeypatch, value, fragment
+):
+    settings.RAILOPS = {"BACKUP_DIR": value}
+    with pytest.raises(CannotRun, match=fragment):
+        conf.get("BACKUP_DIR")
+    settings.RAILOPS = {}
+    monkeypatch.setenv("RAILOPS_BACKUP_DIR", value.replace("\x00", "\x01"))  # no NUL in env
+    (error,) = conf.check_settings()
+    assert error.id == "railops.E004" and "RAILOPS_BACKUP_DIR" in error.msg
+    assert "an absolute path" in error.hint
+
+
+def test_backup_dir__absolute_str_or_path__accepted(settings, tmp_path):
+    for value in (str(tmp_path / "b"), tmp_path / "b", "/data/railops backups (ü)"):
+        settings.RAILOPS = {"BACKUP_DIR": value}
+        assert conf.get("BACKUP_DIR") == str(value)
