@@ -73,19 +73,37 @@ def hash_copy(place: Place, backup: Backup) -> CopyCheck:
     return check
 
 
+def _copy_checks(places: list[Place], backup: Backup) -> Iterator[tuple[Place, CopyCheck]]:
+    """Each place's copy of ``backup``, hashed, in order; a copy the manifest lists and the
+    place lacks is 'missing', one it does not list is passed over."""
+    for place in places:
+        if storage.exists(place, backup.file):
+            yield place, hash_copy(place, backup)
+        elif place.label in backup.manifest.get("storages", []):
+            yield place, CopyCheck(place.label, error="missing")
+
+
 def good_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck]]:
     """The first storage whose copy has the manifest's sha256, and every copy's check."""
     checks, chosen = [], None
-    for place in storage.configured():
-        if not storage.exists(place, backup.file):
-            if place.label in backup.manifest.get("storages", []):
-                checks.append(CopyCheck(place.label, error="missing"))
-            continue
-        check = hash_copy(place, backup)
+    for place, check in _copy_checks(storage.configured(), backup):
         checks.append(check)
         if chosen is None and check.matches(backup.manifest):
             chosen = place
     return chosen, checks
+
+
+def restorable_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck]]:
+    """The copy a restore reads: the first whose sha256 matches, those on this machine first
+    (reading them downloads nothing), and the checks made. The copies after it are not read: a
+    restore from a good local copy does not download the offsite one only to hash it."""
+    places = sorted(storage.configured(), key=lambda p: not p.on_this_machine)  # stable
+    checks = []
+    for place, check in _copy_checks(places, backup):
+        checks.append(check)
+        if check.matches(backup.manifest):
+            return place, checks
+    return None, checks
 
 
 def _counted(
@@ -323,4 +341,4 @@ def sweep_leftovers(
     return removed
 
 
-__all__ = ["good_copy", "list_backups", "stream", "verify"]
+__all__ = ["good_copy", "list_backups", "restorable_copy", "stream", "verify"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+from typing import ClassVar
 
 import boto3
 import pytest
+from django.core.files.storage import FileSystemStorage
 from moto.server import ThreadedMotoServer
 
 from railops_django import backup
@@ -130,3 +132,62 @@ def test_s3_only__create_verify_restore_work_without_a_local_copy(
     assert backup.verify(result.name, restore_test=True).exit_code == 0
     report = backup.restore(result.name, safety_backup=False)
     assert report.exit_code == 0 and report.extras["restore"]["from_storage"] == "offsite"
+
+
+class OpenCounting(FileSystemStorage):
+    """A real FileSystemStorage that records the names it opens (class-wide: Django builds
+    one instance per alias and settings change)."""
+
+    opened: ClassVar[list[tuple[str, str]]] = []
+
+    def _open(self, name, mode="rb"):
+        OpenCounting.opened.append((str(self.location), name))
+        return super()._open(name, mode)
+
+
+def test_restore__good_first_copy__the_other_copies_are_not_read(tmp_path, settings, shop_data):
+    """Hashing every copy before a restore read the whole archive once per storage: an S3
+    copy was downloaded in full only to be hashed, while the local one was good."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        **{
+            alias: {
+                "BACKEND": f"{__name__}.OpenCounting",
+                "OPTIONS": {"location": str(tmp_path / alias)},
+            }
+            for alias in ("disk_a", "disk_b")
+        },
+    }
+    settings.RAILOPS = {
+        "BACKUP_DIR": str(tmp_path / "local"),
+        "BACKUP_STORAGES": ["disk_a", "disk_b"],
+    }
+    result = backup.create()
+    dump = result.manifest["dump"]["file"]
+    OpenCounting.opened.clear()
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 0, [f.detail for f in report.findings]
+    assert report.extras["restore"]["from_storage"] == "disk_a"
+    reads = [location for location, name in OpenCounting.opened if name.endswith(dump)]
+    assert reads == [str(tmp_path / "disk_a")] * 2, reads  # the hash, then the load
+    # verify still reads every copy: it says which one is damaged
+    OpenCounting.opened.clear()
+    out, err, code = run_command("backup", "verify", result.name)
+    assert code == 0, out + err
+    reads = {location for location, name in OpenCounting.opened if name.endswith(dump)}
+    assert reads == {str(tmp_path / "disk_a"), str(tmp_path / "disk_b")}
+
+
+def test_restore__offsite_listed_first__reads_the_copy_on_this_machine(
+    three_storages, settings, shop_data
+):
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_STORAGES": ["offsite", "disk_a"]}
+    result = backup.create()
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 0, [f.detail for f in report.findings]
+    assert report.extras["restore"]["from_storage"] == "disk_a"
+    disk_a, _disk_b, _s3 = three_storages
+    (disk_a / result.manifest["dump"]["file"]).unlink()  # gone here: the offsite copy serves
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 0, [f.detail for f in report.findings]
+    assert report.extras["restore"]["from_storage"] == "offsite"
