@@ -19,7 +19,7 @@ from ..redact import logger
 from ..report import ACTION, CannotRun, Finding, Report, Severity
 from . import archive, ledger_kept
 from .catalog import Backup, find, scan, unreachable_findings
-from .verify import restorable_copy, stream
+from .verify import Spool, restorable_copy, stream
 
 
 def command(name: str, *, force: bool = False) -> str:
@@ -181,29 +181,35 @@ def restore(
     engine = backup_engine.by_name(manifest["engine"])
     if diff["only_in_code"]:
         _refuse_leftovers(backup, engine, alias, diff["only_in_code"])
-    place, checks = restorable_copy(backup)
-    if place is None:
-        report.add(
-            "backup.restore.checksum",
-            Severity.CRITICAL,
-            f"refused: no copy of {backup.name} matches its sha256; nothing was changed",
-            "; ".join(f"{c.label}: {c.error or 'sha256 mismatch'}" for c in checks) or "no copies",
-            "Restore an earlier backup: python manage.py backup list, then backup restore NAME",
-            rank=1,
-        )
-        return report
-    engine.preflight(alias)
-    if dry_run:
-        report.add(
-            "backup.restore.dry_run",
-            Severity.OK,
-            f"Would restore {backup.name} into {alias!r} from {place.label}"
-            + (", after an emergency safety backup" if safety_backup else ""),
-            "The checksum matches and the migration state allows it.",
-            rank=90,
-        )
-        return report
-    return _restore(backup, place, engine, alias, report, safety_backup, list(found.unreachable))
+    place, checks, spool = restorable_copy(backup)
+    try:
+        if place is None:
+            report.add(
+                "backup.restore.checksum",
+                Severity.CRITICAL,
+                f"refused: no copy of {backup.name} matches its sha256; nothing was changed",
+                "; ".join(f"{c.label}: {c.error or 'sha256 mismatch'}" for c in checks)
+                or "no copies",
+                "Restore an earlier backup: python manage.py backup list, then backup restore NAME",
+                rank=1,
+            )
+            return report
+        engine.preflight(alias)
+        if dry_run:
+            report.add(
+                "backup.restore.dry_run",
+                Severity.OK,
+                f"Would restore {backup.name} into {alias!r} from {place.label}"
+                + (", after an emergency safety backup" if safety_backup else ""),
+                "The checksum matches and the migration state allows it.",
+                rank=90,
+            )
+            return report
+        unreachable = list(found.unreachable)
+        return _restore(backup, place, engine, alias, report, safety_backup, unreachable, spool)
+    finally:
+        if spool is not None:
+            spool.remove()
 
 
 def _restore(
@@ -214,6 +220,7 @@ def _restore(
     report: Report,
     safety_backup: bool,
     unreachable: list[str],
+    spool: Spool | None,
 ) -> Report:
     if safety_backup:
         try:
@@ -243,7 +250,7 @@ def _restore(
     _stage["now"] = "restoring"
     try:
         done = engine.restore(
-            alias, stream(place, backup, f"{backup.name}: restored"), backup.manifest
+            alias, stream(place, backup, f"{backup.name}: restored", spool), backup.manifest
         )
     except EngineError as exc:
         _stage["now"] = ""  # rolled back, and the report says so

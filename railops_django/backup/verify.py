@@ -3,12 +3,16 @@ and optionally a restore into a scratch database whose row counts must match the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from django.db import connections
 
@@ -44,6 +48,9 @@ class CopyCheck:
         return not self.error and self.sha256 == manifest["dump"]["sha256"]
 
 
+Passing = Callable[[Iterator[bytes]], Iterator[bytes]]  # sees the bytes on their way
+
+
 @dataclass
 class _Counter:
     sha: Any = field(default_factory=hashlib.sha256)
@@ -57,11 +64,17 @@ def _hashed(chunks: Iterator[bytes], counter: _Counter) -> Iterator[bytes]:
         yield chunk
 
 
-def hash_copy(place: Place, backup: Backup) -> CopyCheck:
+def hash_copy(
+    place: Place,
+    backup: Backup,
+    through: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None,
+) -> CopyCheck:
+    """The copy's sha256 and size; ``through`` sees the bytes on their way (a Spool keeps them)."""
     check = CopyCheck(place.label)
     counter = _Counter()
+    chunks = storage.read_chunks(place, backup.file)
     try:
-        for _ in _hashed(storage.read_chunks(place, backup.file), counter):
+        for _ in _hashed(through(chunks) if through else chunks, counter):
             pass
     except (OSError, StorageError) as exc:
         check.error = f"cannot read: {exc}"
@@ -73,37 +86,122 @@ def hash_copy(place: Place, backup: Backup) -> CopyCheck:
     return check
 
 
-def _copy_checks(places: list[Place], backup: Backup) -> Iterator[tuple[Place, CopyCheck]]:
-    """Each place's copy of ``backup``, hashed, in order; a copy the manifest lists and the
-    place lacks is 'missing', one it does not list is passed over."""
+class Spool:
+    """A copy from another machine kept in a 0600 scratch file while it is hashed, so that a
+    restore loads the very bytes it verified and downloads them once, not twice.
+
+    Only when the scratch disk has room for it and for the restore's safety backup (three times
+    the archive: ``ROOM``); a write that fails there gives the spool up, and the restore reads
+    the storage again. A killed run's spool is swept like any scratch directory.
+    """
+
+    ROOM = 3
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.path = directory, directory / "archive"
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fh: IO[bytes] | None = os.fdopen(fd, "wb")
+
+    @classmethod
+    def open(cls, backup: Backup) -> Spool | None:
+        """A spool for ``backup``'s archive, or None when there is no room or no scratch."""
+        directory = None
+        try:
+            directory = private_dirs.scratch_dir("download")
+            if shutil.disk_usage(directory).free < cls.ROOM * int(backup.manifest["dump"]["bytes"]):
+                private_dirs.remove_scratch(directory)
+                return None
+            return cls(directory)
+        except OSError as exc:
+            logger.info("cannot keep a download of %s: %s", backup.name, exc)
+            if directory is not None:
+                private_dirs.remove_scratch(directory)
+            return None
+
+    def keep(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            if self._fh is not None:
+                try:
+                    self._fh.write(chunk)
+                except OSError as exc:
+                    self._give_up(exc)
+            yield chunk
+
+    def _give_up(self, exc: OSError) -> None:
+        logger.info("stopped keeping the download (%s): the restore reads it again", exc)
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+        self._fh = None
+        self.path.unlink(missing_ok=True)
+
+    def finished(self) -> bool:
+        """Close the file; whether it holds the whole download."""
+        if self._fh is None:
+            return False
+        try:
+            self._fh.close()
+        except OSError as exc:
+            self._give_up(exc)
+            return False
+        self._fh = None
+        return True
+
+    def chunks(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as fh:
+            while chunk := fh.read(storage.CHUNK):
+                yield chunk
+
+    def remove(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            self._fh = None
+        private_dirs.remove_scratch(self.directory)
+
+
+def _copy_checks(
+    places: list[Place], backup: Backup, *, spool: bool = False
+) -> Iterator[tuple[Place, CopyCheck, Spool | None]]:
+    """Each place's copy of ``backup``, hashed, in order, with the Spool that kept a download
+    when ``spool``; a copy the manifest lists and the place lacks is 'missing', one it does not
+    list is passed over."""
     for place in places:
         if storage.exists(place, backup.file):
-            yield place, hash_copy(place, backup)
+            kept = Spool.open(backup) if spool and not place.on_this_machine else None
+            yield place, hash_copy(place, backup, kept.keep if kept else None), kept
         elif place.label in backup.manifest.get("storages", []):
-            yield place, CopyCheck(place.label, error="missing")
+            yield place, CopyCheck(place.label, error="missing"), None
 
 
 def good_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck]]:
     """The first storage whose copy has the manifest's sha256, and every copy's check."""
     checks, chosen = [], None
-    for place, check in _copy_checks(storage.configured(), backup):
+    for place, check, _ in _copy_checks(storage.configured(), backup):
         checks.append(check)
         if chosen is None and check.matches(backup.manifest):
             chosen = place
     return chosen, checks
 
 
-def restorable_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck]]:
+def restorable_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck], Spool | None]:
     """The copy a restore reads: the first whose sha256 matches, those on this machine first
-    (reading them downloads nothing), and the checks made. The copies after it are not read: a
-    restore from a good local copy does not download the offsite one only to hash it."""
+    (reading them downloads nothing), the checks made, and the matching download's Spool (None
+    for a copy on this machine, or when it could not be kept). The copies after it are not
+    read: a restore from a good local copy does not download the offsite one only to hash it.
+    The caller removes the spool."""
     places = sorted(storage.configured(), key=lambda p: not p.on_this_machine)  # stable
     checks = []
-    for place, check in _copy_checks(places, backup):
+    for place, check, kept in _copy_checks(places, backup, spool=True):
         checks.append(check)
         if check.matches(backup.manifest):
-            return place, checks
-    return None, checks
+            if kept is not None and not kept.finished():
+                kept.remove()
+                kept = None
+            return place, checks, kept
+        if kept is not None:
+            kept.remove()
+    return None, checks, None
 
 
 def _counted(
@@ -121,12 +219,16 @@ def _counted(
         progress.done()
 
 
-def stream(place: Place, backup: Backup, label: str = "read") -> Iterator[bytes]:
-    """The dump from ``place`` as the engine wrote it: decompressed, and out of its layout.
-    Reading it reports progress (``label``, bytes of the archive) to the command's line."""
+def stream(
+    place: Place, backup: Backup, label: str = "read", spool: Spool | None = None
+) -> Iterator[bytes]:
+    """The dump from ``place`` (or from the spool that kept its download) as the engine wrote
+    it: decompressed, and out of its layout. Reading it reports progress (``label``, bytes of
+    the archive) to the command's line."""
     total = backup.manifest["dump"].get("bytes")
     progress = render.current_progress()
-    chunks = _counted(storage.read_chunks(place, backup.file), label, total, progress)
+    source = spool.chunks() if spool is not None else storage.read_chunks(place, backup.file)
+    chunks = _counted(source, label, total, progress)
     raw = decompressed(chunks)
     layout = backup.manifest["dump"].get("layout", "plain")
     if layout == columns.NAME:

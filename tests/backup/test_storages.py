@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import ClassVar
 
 import boto3
 import pytest
 from django.core.files.storage import FileSystemStorage
 from moto.server import ThreadedMotoServer
+from shop.models import Product
+from storages.backends.s3 import S3Storage
 
 from railops_django import backup
+from railops_django.backup.verify import Spool
+from tests.backup.conftest import table_checksums
 from tests.utils import run_command
 
 BUCKET = "railops-test-backups"
@@ -191,3 +196,80 @@ def test_restore__offsite_listed_first__reads_the_copy_on_this_machine(
     report = backup.restore(result.name, safety_backup=False)
     assert report.exit_code == 0, [f.detail for f in report.findings]
     assert report.extras["restore"]["from_storage"] == "offsite"
+
+
+class S3OpenCounting(S3Storage):
+    """django-storages' S3Storage, recording each object it opens (a GET of the archive)."""
+
+    opened: ClassVar[list[str]] = []
+
+    def _open(self, name, mode="rb"):
+        S3OpenCounting.opened.append(name)
+        return super()._open(name, mode)
+
+
+@pytest.fixture
+def counted_s3_only(three_storages, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "offsite": {**settings.STORAGES["offsite"], "BACKEND": f"{__name__}.S3OpenCounting"},
+    }
+    settings.RAILOPS = {**settings.RAILOPS, "BACKUP_STORAGES": ["offsite"]}
+    S3OpenCounting.opened.clear()
+    return three_storages
+
+
+def _scratch(settings) -> list[Path]:
+    root = Path(settings.RAILOPS["BACKUP_DIR"]) / ".railops-scratch"
+    return sorted(root.rglob("*")) if root.exists() else []
+
+
+def test_restore__only_an_offsite_copy__downloaded_once_and_the_spool_removed(
+    counted_s3_only, settings, shop_data
+):
+    """The copy a restore hashes is kept while it downloads, and loaded from there: one GET,
+    and what is loaded is the very bytes that matched the sha256."""
+    result = backup.create()
+    before = table_checksums()
+    Product.objects.all().delete()
+    S3OpenCounting.opened.clear()
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 0, [f.detail for f in report.findings]
+    assert report.extras["restore"]["from_storage"] == "offsite"
+    dump = result.manifest["dump"]["file"]
+    assert [n for n in S3OpenCounting.opened if n.endswith(dump)] == [f"railops-backups/{dump}"]
+    assert table_checksums() == before
+    assert _scratch(settings) == [], "the kept download outlived the restore"
+
+
+def test_restore__no_room_to_keep_the_download__read_twice_and_still_restored(
+    counted_s3_only, settings, shop_data, monkeypatch
+):
+    result = backup.create()
+    before = table_checksums()
+    Product.objects.all().delete()
+    monkeypatch.setattr(Spool, "ROOM", 10**15)  # no disk has room for that
+    S3OpenCounting.opened.clear()
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 0, [f.detail for f in report.findings]
+    dump = result.manifest["dump"]["file"]
+    assert len([n for n in S3OpenCounting.opened if n.endswith(dump)]) == 2
+    assert table_checksums() == before
+    assert _scratch(settings) == []
+
+
+def test_restore__offsite_copy_damaged__refused_and_nothing_kept(
+    counted_s3_only, settings, shop_data
+):
+    _disk_a, _disk_b, s3 = counted_s3_only
+    result = backup.create()
+    key = f"railops-backups/{result.manifest['dump']['file']}"
+    body = bytearray(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    body[len(body) // 2] ^= 0x01
+    s3.put_object(Bucket=BUCKET, Key=key, Body=bytes(body))
+    before = table_checksums()
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 2
+    assert [f.id for f in report.findings] == ["backup.restore.checksum"]
+    assert table_checksums() == before
+    assert _scratch(settings) == []
