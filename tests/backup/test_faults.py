@@ -243,9 +243,9 @@ def test_archive_read_fails_mid_restore__database_left_as_it_was(
     before = table_checksums()
     real_stream = restore_module.stream
 
-    def failing_stream(place, found, label="read"):
+    def failing_stream(place, found, label="read", spool=None):
         sent = 0
-        for chunk in real_stream(place, found, label):
+        for chunk in real_stream(place, found, label, spool):
             yield chunk
             sent += len(chunk)
             if sent > found.manifest["dump"]["raw_bytes"] // 2:
