@@ -169,7 +169,13 @@ def _copy_checks(
     for place in places:
         if storage.exists(place, backup.file):
             kept = Spool.open(backup) if spool and not place.on_this_machine else None
-            yield place, hash_copy(place, backup, kept.keep if kept else None), kept
+            try:
+                check = hash_copy(place, backup, kept.keep if kept else None)
+            except BaseException:  # Ctrl-C mid-download: the partial file goes too
+                if kept is not None:
+                    kept.remove()
+                raise
+            yield place, check, kept
         elif place.label in backup.manifest.get("storages", []):
             yield place, CopyCheck(place.label, error="missing"), None
 

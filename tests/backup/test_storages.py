@@ -273,3 +273,44 @@ def test_restore__offsite_copy_damaged__refused_and_nothing_kept(
     assert [f.id for f in report.findings] == ["backup.restore.checksum"]
     assert table_checksums() == before
     assert _scratch(settings) == []
+
+
+class _InterruptedAfterOneChunk:
+    def __init__(self, fh):
+        self.fh, self.reads = fh, 0
+
+    def read(self, size=-1):
+        self.reads += 1
+        if self.reads > 1:
+            raise KeyboardInterrupt  # Ctrl-C arrives while the archive downloads
+        return self.fh.read(size)
+
+    def close(self):
+        self.fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class InterruptedS3(S3Storage):
+    """django-storages' S3Storage whose archive download is interrupted after the first chunk."""
+
+    def _open(self, name, mode="rb"):
+        fh = super()._open(name, mode)
+        return _InterruptedAfterOneChunk(fh) if name.endswith(".zst") else fh
+
+
+def test_restore__ctrl_c_while_the_offsite_copy_downloads__no_partial_file_kept(
+    counted_s3_only, settings, shop_data
+):
+    result = backup.create()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "offsite": {**settings.STORAGES["offsite"], "BACKEND": f"{__name__}.InterruptedS3"},
+    }
+    with pytest.raises(KeyboardInterrupt):
+        backup.restore(result.name, safety_backup=False)
+    assert _scratch(settings) == [], "a partial download was left behind"
