@@ -57,7 +57,7 @@ from ... import private_dirs, redact
 from ...child_env import child_env
 from ...redact import logger
 from ...report import CannotRun
-from . import native_comments
+from . import native_comments, native_triggers
 from . import native_stream as stream
 from .native_coverage import (
     Expected,
@@ -1127,6 +1127,8 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                 # (RestoreFailed) rather than hang when the app is still using the database.
                 cur.execute(f"SET LOCAL lock_timeout = {DUMP_LOCK_TIMEOUT_MS}")
                 tables = list(info["tables"])
+                # The tables' own triggers stay off while the rows go in (see native_triggers)
+                triggers = native_triggers.before_load(cur, tables)
                 if tables:
                     # Empty what the migrations filled (content types, permissions, data
                     # migrations, their django_migrations rows) before loading the originals.
@@ -1137,6 +1139,7 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                     for statement in rebuild:
                         cur.execute(statement)
                 _set_sequences(cur, info.get("sequences") or {})
+                native_triggers.after_load(cur, triggers)
                 native_comments.apply(cur, info.get("comments") or [])
                 for view in info.get("matviews") or []:
                     # Rebuilt by a migration over empty tables: filled again, as pg_restore does.
