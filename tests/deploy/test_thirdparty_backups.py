@@ -392,6 +392,16 @@ def restored(request, pg_site, django_db_blocker):
             _drop_db(name)
 
 
+@pytest.fixture
+def empty_pg(pg_site, request, django_db_blocker):
+    """The project pointed at a new, empty database of this test's own."""
+    site, _state, _backups = pg_site
+    name = _db_name("empty")
+    with django_db_blocker.unblock():
+        yield at(site, _create_db(name))
+        _drop_db(name)
+
+
 def _triggers(state: dict[str, Any]) -> dict[str, str]:
     """Trigger -> tgenabled, without pgtrigger's hash suffix."""
     return {name.rsplit("_", 1)[0]: mode for _table, name, mode in state["triggers"]}
@@ -414,6 +424,18 @@ def test_native_backup__pgtrigger_add_trigger_migrations__triggers_and_functions
 
 
 @pytest.mark.postgres
+def test_native_backup__trigger_disabled_by_pgtrigger__its_mode_in_the_manifest(pg_site):
+    _site, _state, backups = pg_site
+    info = _backup_of(backups, "native")["engine_info"]
+    recorded = {t["name"].rsplit("_", 1)[0]: t["enabled"] for t in info["triggers"]}
+    assert recorded == {
+        "pgtrigger_insert_insert": "enabled",
+        "pgtrigger_update_update": "enabled",
+        "pgtrigger_protect_deletes": "disabled",
+    }
+
+
+@pytest.mark.postgres
 def test_restore_into_empty__every_row_and_sequence_as_backed_up(pg_site, restored):
     _site, state, _backups = pg_site
     _target, now = restored
@@ -430,3 +452,41 @@ def test_restore_into_empty__pghistory_events__each_written_once(pg_site, restor
     assert now["rows"]["journal_accountevent"] == state["rows"]["journal_accountevent"]
     labels = Counter(row.split(",")[2] for row in now["rows"]["journal_accountevent"])
     assert labels == Counter(insert=4, update=3)  # A0's balance stayed 0: no update event
+
+
+@pytest.mark.postgres
+def test_restore_into_empty__trigger_disabled_at_backup__restored_disabled(pg_site, restored):
+    _site, state, _backups = pg_site
+    _target, now = restored
+    assert _triggers(now)["pgtrigger_protect_deletes"] == "D"
+
+
+@pytest.mark.postgres
+def test_native_restore__manifest_names_a_trigger_no_migration_creates__fails_loads_nothing(
+    pg_site, empty_pg
+):
+    site, _state, backups = pg_site
+    manifest = _backup_of(backups, "native")
+    path = next((site.path / "backups").rglob(f"{manifest['name']}.json"))
+    original = path.read_text()
+    edited = json.loads(original)
+    edited["engine_info"]["triggers"].append(
+        {"table": "journal_account", "name": "audit_by_hand", "enabled": "enabled"}
+    )
+    path.write_text(json.dumps(edited))
+    try:
+        done, code = empty_pg.json(
+            "backup",
+            "restore",
+            manifest["name"],
+            "--noinput",
+            "--from-database",
+            identity_key(manifest["database"]),
+        )
+    finally:
+        path.write_text(original)
+
+    assert code == 2, done["findings"]
+    (failed,) = [f for f in done["findings"] if f["id"] == "backup.restore.failed"]
+    assert "audit_by_hand on journal_account" in failed["detail"], failed
+    assert empty_pg.query("SELECT count(*) FROM journal_accountevent") == [(0,)]

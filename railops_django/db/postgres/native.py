@@ -834,6 +834,11 @@ def dump(
             sequences.update(_standalone_sequences(cur, cover, set(sequences)))
             matviews = _populated_matviews(cur, cover)
             comments = native_comments.read(cur, tables, cover.kinds)
+            triggers = [
+                t.as_info()
+                for t in native_triggers.read(cur, tables)
+                if f"trigger {t.name} on {t.table}" not in cover.kinds
+            ]
             sizes = _table_sizes(cur, dumped)
             workers = max(1, min(int(workers), len(tables)))
             snapshot_id = ""
@@ -872,6 +877,7 @@ def dump(
         "sequences": sequences,
         "matviews": matviews,
         "comments": comments,
+        "triggers": triggers,
         "not_covered": not_covered,
         "not_covered_kinds": cover.kinds,
         "missing": missing,
@@ -1128,7 +1134,7 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                 cur.execute(f"SET LOCAL lock_timeout = {DUMP_LOCK_TIMEOUT_MS}")
                 tables = list(info["tables"])
                 # The tables' own triggers stay off while the rows go in (see native_triggers)
-                triggers = native_triggers.before_load(cur, tables)
+                triggers = native_triggers.before_load(cur, tables, native_triggers.recorded(info))
                 if tables:
                     # Empty what the migrations filled (content types, permissions, data
                     # migrations, their django_migrations rows) before loading the originals.
@@ -1156,6 +1162,12 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                     raise RestoreFailed(f"row counts differ from the manifest: {detail}")
         except stream.StreamError as exc:
             raise RestoreFailed(f"{exc}; nothing was loaded (rolled back)") from exc
+        except native_triggers.Missing as exc:
+            raise RestoreFailed(
+                f"the backup's trigger(s) {exc} are missing after migrating: the migrations do "
+                "not rebuild the schema the backup was taken from; nothing was loaded (rolled "
+                "back). Restore a pg_dump backup (RAILOPS BACKUP_ENGINE 'pg_dump') instead"
+            ) from exc
         except psycopg.Error as exc:
             raise RestoreFailed(
                 f"the rows did not load ({type(exc).__name__}: {exc}); nothing was loaded "
