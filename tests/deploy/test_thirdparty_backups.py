@@ -459,6 +459,42 @@ def test_restore_into_empty__trigger_disabled_at_backup__restored_disabled(pg_si
     _site, state, _backups = pg_site
     _target, now = restored
     assert _triggers(now)["pgtrigger_protect_deletes"] == "D"
+    assert now["triggers"] == state["triggers"]
+
+
+@pytest.mark.postgres
+def test_restore_into_empty__trigger_uninstalled_at_backup__not_created_again(pg_site, restored):
+    # Migrating the empty database creates code_read_only; the backup's database had none.
+    _site, state, _backups = pg_site
+    _target, now = restored
+    assert "pgtrigger_code_read_only" not in _triggers(now)
+    assert now["triggers"] == state["triggers"]
+
+
+@pytest.mark.postgres
+def test_restore_into_empty__new_rows_get_new_ids_and_the_triggers_fire(restored):
+    target, _now = restored
+    still_works(target, pg_state)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("engine", ["native", "pg_dump"])
+def test_restore_in_place__after_changes__rows_sequences_triggers_as_backed_up(pg_site, engine):
+    site, state, backups = pg_site
+    # Since the backup: rows and events added, changed, deleted; code_read_only installed
+    # again (the native restore must drop it: a migration creates it, the backup lacks it),
+    # protect_deletes enabled again.
+    shell(site, CHANGES)
+    ok(site.manage("pgtrigger", "install", "journal.Account:code_read_only"))
+    ok(site.manage("pgtrigger", "enable", "journal.Account:protect_deletes"))
+    changed = pg_state(site.url)
+    assert changed["rows"] != state["rows"]
+    assert _triggers(changed)["pgtrigger_code_read_only"] == "O"
+
+    restore(site, _backup_of(backups, engine))
+
+    assert pg_state(site.url) == state
+    still_works(site, pg_state)
 
 
 @pytest.mark.postgres

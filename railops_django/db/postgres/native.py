@@ -1078,6 +1078,19 @@ def _set_sequences(cur: Any, sequences: dict[str, dict[str, Any]]) -> None:
         )
 
 
+def _created_by(alias: str, recorded: set[tuple[str, str]]) -> Callable[[str], bool]:
+    """Whether a migration of ``recorded`` names an object (the text is read on first use)."""
+    text: list[str] = []
+
+    def created(name: str) -> bool:
+        if not text:
+            loader, _nodes = _loader(recorded)
+            text.append(_run_sql_text(loader, recorded, None, connections[alias]))
+        return Coverage([], {}, set(), text[0]).mentioned(name)
+
+    return created
+
+
 def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
     """Rebuild the schema with the migrations, then load ``inp``'s rows in one transaction.
 
@@ -1134,7 +1147,9 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                 cur.execute(f"SET LOCAL lock_timeout = {DUMP_LOCK_TIMEOUT_MS}")
                 tables = list(info["tables"])
                 # The tables' own triggers stay off while the rows go in (see native_triggers)
-                triggers = native_triggers.before_load(cur, tables, native_triggers.recorded(info))
+                triggers = native_triggers.before_load(
+                    cur, tables, native_triggers.recorded(info), _created_by(alias, recorded)
+                )
                 if tables:
                     # Empty what the migrations filled (content types, permissions, data
                     # migrations, their django_migrations rows) before loading the originals.

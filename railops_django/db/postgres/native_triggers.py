@@ -14,6 +14,10 @@ them are the restore's own business:
 - **Each trigger gets back the mode it had at backup time** (``engine_info.triggers``:
   enabled, disabled, replica or always): one disabled with ``pgtrigger disable`` stays
   disabled.
+- **A trigger the backup's database no longer had is dropped** when a migration creates it
+  (``pgtrigger uninstall``, a ``DROP TRIGGER`` in ``psql``): migrating, into an empty
+  database or in place, would otherwise bring it back. A trigger no migration creates (made
+  on the target after the backup) is left as it was.
 
 Names are quoted identifiers and modes come from a fixed table, so an edited manifest cannot
 make the restore run SQL of its own. A manifest without ``triggers`` (an older backup) leaves
@@ -24,7 +28,7 @@ This module imports nothing from ``native``; ``native`` imports it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,9 +83,10 @@ def before_load(
     cur: Any,
     tables: list[str],
     backed_up: list[Trigger] | None,
+    migrations_create: Callable[[str], bool],
 ) -> list[Trigger]:
-    """Turn off the user triggers of ``tables``; the modes to set once the rows are in
-    (``after_load``): the backup's, else the ones they have."""
+    """Drop the triggers the backup lacks that a migration creates, turn off the user triggers
+    of ``tables``; the modes to set once the rows are in (``after_load``)."""
     present = read(cur, tables)
     if backed_up is None:
         keep = present
@@ -94,8 +99,10 @@ def before_load(
         for trigger in present:
             if (trigger.table, trigger.name) in had:
                 keep.append(had[(trigger.table, trigger.name)])
+            elif migrations_create(trigger.name):
+                cur.execute(f"DROP TRIGGER {quote(trigger.name)} ON {quote(trigger.table)}")
             else:
-                keep.append(trigger)
+                keep.append(trigger)  # made on the target since: left in its mode
     for table in sorted({t.table for t in keep}):
         cur.execute(f"ALTER TABLE {quote(table)} DISABLE TRIGGER USER")
     return keep
