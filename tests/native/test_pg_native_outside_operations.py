@@ -1,0 +1,70 @@
+"""Triggers and functions that a migration operation from outside Django creates.
+
+The native engine reads the SQL such an operation runs as ``sqlmigrate`` collects it; one
+whose SQL cannot be collected without a database is judged by its arguments. A restore loads
+the rows with the tables' triggers off, sets each back to the mode the backup recorded, and
+the triggers fire again after it.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from railops_django.db.postgres import native as pg_native
+
+pytestmark = pytest.mark.postgres
+
+APP = "railops_testapp"
+SHELF = "railops_testapp_shelf"
+MODES = (
+    "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = %s::regclass "
+    "AND NOT tgisinternal ORDER BY 1"
+)
+
+
+@pytest.fixture
+def shelf(scratch, settings):
+    settings.MIGRATION_MODULES = {APP: "tests.native.outside_operation_migrations"}
+    db = scratch()
+    call_command("migrate", APP, database=db.alias, verbosity=0, interactive=False)
+    db.close()
+    return db
+
+
+def test_dump__triggers_outside_operations_create__covered_by_their_sql_or_arguments(shelf):
+    info = pg_native.dump(shelf.alias, io.BytesIO())
+
+    assert info["not_covered"] == []
+    assert sorted(t["name"] for t in info["triggers"]) == ["shelf_count_trg", "shelf_opaque_trg"]
+
+
+def test_dump__trigger_made_by_hand_beside_them__still_refused(shelf):
+    shelf.sql(
+        f"CREATE TRIGGER by_hand BEFORE INSERT ON {SHELF} "
+        "FOR EACH ROW EXECUTE FUNCTION shelf_count_fn()"
+    )
+    with pytest.raises(pg_native.PartialBackup) as caught:
+        pg_native.dump(shelf.alias, io.BytesIO())
+    assert caught.value.tables == [f"trigger by_hand on {SHELF}"]
+
+
+def test_restore__rows_a_before_insert_trigger_would_rewrite__loaded_as_backed_up(shelf):
+    shelf.sql(f"INSERT INTO {SHELF} (name) VALUES ('abc'), ('de')")
+    shelf.sql(f"UPDATE {SHELF} SET slots = 99 WHERE name = 'abc'")  # no UPDATE trigger
+    shelf.sql(f"ALTER TABLE {SHELF} DISABLE TRIGGER shelf_opaque_trg")
+    modes = shelf.sql(MODES, [SHELF])
+    assert modes == [("shelf_count_trg", "O"), ("shelf_opaque_trg", "D")]
+    out = io.BytesIO()
+    info = pg_native.dump(shelf.alias, out)
+    out.seek(0)
+    shelf.recreate_empty()
+
+    pg_native.restore(shelf.alias, out, info)
+
+    assert shelf.sql(f"SELECT name, slots FROM {SHELF} ORDER BY 1") == [("abc", 99), ("de", 2)]
+    assert shelf.sql(MODES, [SHELF]) == modes
+    shelf.sql(f"INSERT INTO {SHELF} (name) VALUES ('fghij')")  # the trigger fires again
+    assert shelf.sql(f"SELECT slots FROM {SHELF} WHERE name = 'fghij'") == [(5,)]
