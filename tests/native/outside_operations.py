@@ -61,3 +61,16 @@ class NeedsTheDatabase(CountNames):
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         names = [f"{self.tag}_fn", f"{self.tag}_trg"]
         return (type(self).__name__, [], {"model_name": self.model_name, "creates": names})
+
+
+class Careless(NeedsTheDatabase):
+    """The same, but without a database (``collect_sql``) it writes to the one its schema
+    editor's connection reaches: coverage must not let a backup change the database."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        if schema_editor.collect_sql:
+            with schema_editor.connection.cursor() as cursor:
+                cursor.execute("CREATE SEQUENCE careless_side_effect")
+        CountNames.database_forwards(self, app_label, schema_editor, from_state, to_state)

@@ -38,7 +38,17 @@ def test_dump__triggers_outside_operations_create__covered_by_their_sql_or_argum
     info = pg_native.dump(shelf.alias, io.BytesIO())
 
     assert info["not_covered"] == []
-    assert sorted(t["name"] for t in info["triggers"]) == ["shelf_count_trg", "shelf_opaque_trg"]
+    triggers = sorted(t["name"] for t in info["triggers"])
+    assert triggers == ["shelf_careless_trg", "shelf_count_trg", "shelf_opaque_trg"]
+
+
+def test_dump__outside_operation_that_writes_while_collecting__database_left_unchanged(shelf):
+    # Careless runs CREATE SEQUENCE on its editor's connection when asked only for its SQL:
+    # the collection runs read-only and is rolled back, and it is judged by its arguments.
+    info = pg_native.dump(shelf.alias, io.BytesIO())
+
+    assert info["not_covered"] == []
+    assert shelf.sql("SELECT to_regclass('careless_side_effect')") == [(None,)]
 
 
 def test_dump__trigger_made_by_hand_beside_them__still_refused(shelf):
@@ -56,7 +66,11 @@ def test_restore__rows_a_before_insert_trigger_would_rewrite__loaded_as_backed_u
     shelf.sql(f"UPDATE {SHELF} SET slots = 99 WHERE name = 'abc'")  # no UPDATE trigger
     shelf.sql(f"ALTER TABLE {SHELF} DISABLE TRIGGER shelf_opaque_trg")
     modes = shelf.sql(MODES, [SHELF])
-    assert modes == [("shelf_count_trg", "O"), ("shelf_opaque_trg", "D")]
+    assert modes == [
+        ("shelf_careless_trg", "O"),
+        ("shelf_count_trg", "O"),
+        ("shelf_opaque_trg", "D"),
+    ]
     out = io.BytesIO()
     info = pg_native.dump(shelf.alias, out)
     out.seek(0)

@@ -10,7 +10,10 @@ before and after it, so that nothing is executed. A trigger and the function it 
 created by ``AddTrigger``, are then named by an applied migration like a RunSQL's.
 
 The states are carried forward once along the applied plan, as ``migrate`` does, and only
-when some applied migration has such an operation.
+when some applied migration has such an operation. The operations' code may reach the
+database all the same (a cursor of the editor's connection rather than ``execute``): it
+runs in a read-only transaction that is rolled back, each operation in a savepoint, so a
+backup changes nothing, and one that tried to is judged by its arguments.
 
 This module imports nothing from ``native``; ``native`` imports it.
 """
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+from django.db import transaction
 
 from ...redact import logger
 
@@ -81,7 +86,11 @@ def _collect(
         after = state.clone()
         operation.state_forwards(app_label, after)
         try:
-            with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+            # a savepoint of the read-only transaction: an error leaves the others usable
+            with (
+                transaction.atomic(using=connection.alias),
+                connection.schema_editor(collect_sql=True, atomic=False) as editor,
+            ):
                 operation.database_forwards(app_label, editor, state, after)
             out.extend(str(sql) for sql in editor.collected_sql)
         except Exception as exc:  # another package's code: any error
@@ -104,11 +113,19 @@ def outside_sql(
     out: list[str] = []
     failed: list[Any] = []
     state = ProjectState(real_apps=loader.unmigrated_apps)
-    for key in _plan(loader, nodes):
-        migration = loader.graph.nodes[key]
-        if not has_outside(migration.operations):
-            state = migration.mutate_state(state, preserve=False)
-            continue
-        state, nested = _collect(migration.app_label, migration.operations, state, connection, out)
-        failed += nested
+    # Their code may reach the database all the same (a cursor of the editor's connection,
+    # not ``execute``): a backup must change nothing, so it runs read-only and rolled back.
+    with transaction.atomic(using=connection.alias):
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION READ ONLY")
+        for key in _plan(loader, nodes):
+            migration = loader.graph.nodes[key]
+            if not has_outside(migration.operations):
+                state = migration.mutate_state(state, preserve=False)
+                continue
+            state, nested = _collect(
+                migration.app_label, migration.operations, state, connection, out
+            )
+            failed += nested
+        transaction.set_rollback(True, using=connection.alias)
     return "\n".join(out), failed

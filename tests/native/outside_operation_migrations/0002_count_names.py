@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from tests.native.outside_operations import CountNames, NeedsTheDatabase
+from tests.native.outside_operations import Careless, CountNames, NeedsTheDatabase
 
 
 class Migration(migrations.Migration):
@@ -11,4 +11,5 @@ class Migration(migrations.Migration):
             database_operations=[CountNames(model_name="shelf", tag="shelf_count")]
         ),
         NeedsTheDatabase(model_name="shelf", tag="shelf_opaque"),
+        Careless(model_name="shelf", tag="shelf_careless"),
     ]
