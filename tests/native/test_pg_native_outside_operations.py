@@ -82,3 +82,35 @@ def test_restore__rows_a_before_insert_trigger_would_rewrite__loaded_as_backed_u
     assert shelf.sql(MODES, [SHELF]) == modes
     shelf.sql(f"INSERT INTO {SHELF} (name) VALUES ('fghij')")  # the trigger fires again
     assert shelf.sql(f"SELECT slots FROM {SHELF} WHERE name = 'fghij'") == [(5,)]
+
+
+def test_restore_in_place__trigger_made_on_the_target_since__kept_in_its_mode_off_while_loading(
+    shelf,
+):
+    shelf.sql(f"INSERT INTO {SHELF} (name) VALUES ('abc')")
+    shelf.sql(f"DROP TRIGGER shelf_opaque_trg ON {SHELF}")  # the backup's database lacks it
+    out = io.BytesIO()
+    info = pg_native.dump(shelf.alias, out)
+    out.seek(0)
+    # Since the backup: the migration-made trigger is back, and one no migration creates.
+    shelf.sql(
+        f"CREATE TRIGGER shelf_opaque_trg BEFORE INSERT ON {SHELF} "
+        "FOR EACH ROW EXECUTE FUNCTION shelf_opaque_fn()"
+    )
+    shelf.sql(
+        "CREATE FUNCTION minus_one() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN NEW.slots := -1; RETURN NEW; END $$"
+    )
+    shelf.sql(
+        f"CREATE TRIGGER zz_by_hand BEFORE INSERT ON {SHELF} "
+        "FOR EACH ROW EXECUTE FUNCTION minus_one()"
+    )
+
+    pg_native.restore(shelf.alias, out, info)
+
+    assert shelf.sql(f"SELECT name, slots FROM {SHELF}") == [("abc", 3)]  # not -1
+    assert shelf.sql(MODES, [SHELF]) == [
+        ("shelf_careless_trg", "O"),
+        ("shelf_count_trg", "O"),
+        ("zz_by_hand", "O"),
+    ]
