@@ -11,7 +11,10 @@ django-allauth (users, e-mail addresses). Its own two apps' migrations are made 
 state compared is every table's rows, every sequence's position and every trigger's mode.
 
 The project and its source database are built once per module; each test restores into a
-database of its own (``railops_tp_*``) or back into the source.
+database of its own (``railops_tp_*``) or back into the source. On SQLite (its backup-API
+engine) the same project runs without the PostgreSQL-only pgtrigger and pghistory. The apps
+are in the ``test`` extra: a missing one fails the tests (the project cannot start), it does
+not skip them.
 """
 
 from __future__ import annotations
@@ -32,12 +35,6 @@ from django.db import connections
 
 from railops_django.db.identity import key as identity_key
 from tests.deploy.test_real_projects import Project, _admin
-
-pytest.importorskip("pghistory")
-pytest.importorskip("simple_history")
-pytest.importorskip("taggit")
-pytest.importorskip("django_celery_beat")
-pytest.importorskip("allauth")
 
 SETTINGS = """
 import os
@@ -399,7 +396,7 @@ def restored(request, pg_site, django_db_blocker):
 
 
 @pytest.fixture
-def empty_pg(pg_site, request, django_db_blocker):
+def empty_pg(pg_site, django_db_blocker):
     """The project pointed at a new, empty database of this test's own."""
     site, _state, _backups = pg_site
     name = _db_name("empty")
