@@ -16,6 +16,8 @@ from .archive import FORMAT, TIERS, dump_name, manifest_name
 SHA256 = re.compile("[0-9a-f]{64}")
 # what a native backup's comments are on (db/postgres/native_comments.KEYWORDS)
 _COMMENT_ON = ("table", "view", "materialized view")
+# a native backup's trigger modes (db/postgres/native_triggers.MODES)
+_TRIGGER_MODES = ("enabled", "disabled", "replica", "always")
 
 
 class ManifestInvalid(ValueError):
@@ -138,7 +140,7 @@ def _check_engine_info(info: Any, engine: str) -> None:
     """What the native engine (db/postgres/native.py ``dump``) writes and its restore reads:
     tables {name: {rows, columns}}, migrations {app: [names]}, sequences {name: {value,
     is_called, table, column}}, matviews and not_covered [names], comments [{on, name,
-    column, text}]."""
+    column, text}], triggers [{table, name, enabled}] (absent in older backups)."""
     _need(isinstance(info, dict), "engine_info is not an object")
     if engine == "native":
         for key in ("tables", "migrations"):
@@ -182,4 +184,15 @@ def _check_engine_info(info: Any, engine: str) -> None:
             and (comment.get("column") is None or isinstance(comment["column"], str))
             and isinstance(comment.get("text"), str),
             f"engine_info.comments[{index}] is not {{on, name, column, text}}",
+        )
+    triggers = info.get("triggers", [])
+    _need(isinstance(triggers, list), "engine_info.triggers is not a list")
+    for index, trigger in enumerate(triggers):
+        _need(
+            isinstance(trigger, dict)
+            and isinstance(trigger.get("table"), str)
+            and isinstance(trigger.get("name"), str)
+            and trigger.get("enabled") in _TRIGGER_MODES,
+            f"engine_info.triggers[{index}] is not {{table, name, enabled}} with enabled one of "
+            + ", ".join(_TRIGGER_MODES),
         )

@@ -19,6 +19,8 @@ from railops_django import backup
 from railops_django.backup import catalog, manifest_schema, retention
 from railops_django.backup.catalog import Backup
 from railops_django.backup.manifest_schema import ManifestInvalid, validate
+from railops_django.db.postgres import native_triggers
+from railops_django.db.postgres.params import quote
 from tests.utils import run_command
 
 
@@ -287,6 +289,10 @@ NATIVE_INFO: dict[str, Any] = {
     "comments": [{"on": "table", "name": "t", "column": None, "text": "it's"}],
     "not_covered": [],
     "missing": [],
+    "triggers": [
+        {"table": "t", "name": "t_audit", "enabled": "enabled"},
+        {"table": "t", "name": "pgtrigger_protect_1a2b3", "enabled": "disabled"},
+    ],
 }
 
 
@@ -307,6 +313,54 @@ _DELETE = object()
 
 def test_validate__native_engine_info__the_valid_one_passes():
     assert validate(_native(), FILENAME)["engine_info"]["matviews"] == ["mv"]
+
+
+def test_validate__native_engine_info_of_an_older_backup_without_triggers__passes():
+    manifest = validate(_native(triggers=_DELETE), FILENAME)
+    assert native_triggers.recorded(manifest["engine_info"]) is None
+
+
+_trigger_items = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "table": st.text(max_size=12) | hostile,
+            "name": st.text(max_size=12) | hostile,
+            "enabled": st.sampled_from([*native_triggers.MODES.values(), "O", "D"]) | hostile,
+        },
+    ),
+    max_size=3,
+)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        self.statements.append(sql)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(triggers=_trigger_items | hostile)
+def test_validate__hostile_triggers__rejected_cleanly_or_set_with_quoted_names_only(triggers):
+    try:
+        manifest = validate(_native(triggers=triggers), FILENAME)
+    except ManifestInvalid as exc:
+        message = str(exc)
+        assert "engine_info.triggers" in message
+        return
+    # accepted: what the restore sets again is one fixed clause between two quoted names
+    found = native_triggers.recorded(manifest["engine_info"])
+    assert found is not None
+    cursor = _Recorder()
+    native_triggers.after_load(cursor, found)
+    assert len(cursor.statements) == len(found)
+    for trigger, statement in zip(found, cursor.statements, strict=True):
+        table, name = (quote(v) for v in (trigger.table, trigger.name))
+        clauses = ("ENABLE TRIGGER", "DISABLE TRIGGER", "ENABLE REPLICA TRIGGER")
+        clause = statement.removeprefix(f"ALTER TABLE {table} ").removesuffix(f" {name}")
+        assert clause in (*clauses, "ENABLE ALWAYS TRIGGER"), statement
 
 
 @pytest.mark.parametrize(
@@ -335,6 +389,15 @@ def test_validate__native_engine_info__the_valid_one_passes():
         {"comments": [{"on": "table", "name": 5, "column": None, "text": "x"}]},
         {"comments": [{"on": "table", "name": "t", "column": 1, "text": "x"}]},
         {"comments": [{"on": "table", "name": "t", "column": None, "text": None}]},
+        {"triggers": {"t_audit": "enabled"}},
+        {"triggers": ["t_audit"]},
+        {"triggers": [{"table": "t", "name": "t_audit"}]},
+        {"triggers": [{"table": "t", "name": "t_audit", "enabled": "O"}]},
+        {"triggers": [{"table": "t", "name": "t_audit", "enabled": True}]},
+        {"triggers": [{"table": "t", "name": "x; DROP TABLE t", "enabled": "off; DROP"}]},
+        {"triggers": [{"table": 5, "name": "t_audit", "enabled": "enabled"}]},
+        {"triggers": [{"table": "t", "name": None, "enabled": "disabled"}]},
+        {"triggers": None},
     ],
     ids=lambda e: ",".join(f"{k}={'deleted' if v is _DELETE else v}" for k, v in e.items()),
 )
@@ -346,8 +409,14 @@ def test_validate__native_engine_info_malformed__manifest_invalid(edits):
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("sequences", [1]), ("migrations", "x"), ("matviews", [5]), ("migrations", _DELETE)],
-    ids=["sequences", "migrations", "matviews", "no-migrations"],
+    [
+        ("sequences", [1]),
+        ("migrations", "x"),
+        ("matviews", [5]),
+        ("migrations", _DELETE),
+        ("triggers", [{"table": "t", "name": "t_audit", "enabled": "off"}]),
+    ],
+    ids=["sequences", "migrations", "matviews", "no-migrations", "triggers"],
 )
 def test_native_engine_info_hand_edited__verify_and_restore__bad_manifest_no_traceback(
     backup_dir, shop_data, settings, key, value

@@ -57,7 +57,7 @@ from ... import private_dirs, redact
 from ...child_env import child_env
 from ...redact import logger
 from ...report import CannotRun
-from . import native_comments
+from . import native_comments, native_triggers
 from . import native_stream as stream
 from .native_coverage import (
     Expected,
@@ -68,6 +68,7 @@ from .native_coverage import (
     leftover_names,
     table_keys,
 )
+from .native_operations import is_outside, outside_sql
 from .params import SYSTEM_SCHEMAS, libpq_params, quote
 
 ENGINE = "native"
@@ -295,26 +296,37 @@ def _run_sql_text(
     loader: MigrationLoader,
     applied: Collection[tuple[str, str]],
     tables_of: dict[tuple[str, str], str] | None = None,
+    connection: Any = None,
 ) -> str:
     """The SQL of every RunSQL in the ``applied`` migrations, the source of every RunPython's
-    forward function, and what every other package's operation names, lowercased, one string.
+    forward function, and the SQL every other package's operation runs, lowercased, one string.
 
     A RunPython that executes SQL recreates what it names when restore migrates, as a RunSQL
     does: django-oscar's catalogue 0030 creates its materialized view with ``cursor.execute``.
     Its reverse function is left out (it names what it drops). An operation from outside
-    Django (django-add-default-value's ``AddDefaultValue``, a trigger library's) runs again
-    too: its deconstructed arguments count, and so does its model's table (``tables_of``,
+    Django (django-pgtrigger's ``AddTrigger``, django-add-default-value's ``AddDefaultValue``)
+    runs again too: its SQL is collected as ``sqlmigrate`` collects it (``native_operations``,
+    on ``connection``). One whose SQL cannot be collected is judged as before that: its
+    deconstructed arguments count, and so does its model's table (``tables_of``,
     ``(app_label, model) -> db_table`` of the final state), since it is usually SQL on it.
     """
     from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
 
     parts: list[str] = []
     tables_of = tables_of or {}
+    in_graph = {key for key in applied if key in loader.graph.nodes}
+    collected: set[tuple[str, str]] = set()
+    failed: set[int] = set()
+    if connection is not None:
+        sql, unknown = outside_sql(loader, sorted(in_graph), connection)
+        parts.append(sql)
+        collected = in_graph
+        failed = {id(operation) for operation in unknown}
 
-    def collect(app_label: str, operations: list[Any]) -> None:
+    def collect(app_label: str, operations: list[Any], known: bool) -> None:
         for operation in operations:
             if isinstance(operation, SeparateDatabaseAndState):
-                collect(app_label, list(operation.database_operations))
+                collect(app_label, list(operation.database_operations), known)
             elif isinstance(operation, RunSQL):
                 sql = operation.sql
                 items = [sql] if isinstance(sql, str) else list(sql)
@@ -323,7 +335,7 @@ def _run_sql_text(
             elif isinstance(operation, RunPython):
                 with contextlib.suppress(OSError, TypeError):  # no source (a .pyc, a builtin)
                     parts.append(inspect.getsource(operation.code))
-            elif not type(operation).__module__.startswith("django."):
+            elif is_outside(operation) and not (known and id(operation) not in failed):
                 with contextlib.suppress(Exception):  # a deconstruct() of its own that fails
                     parts.append(repr(operation.deconstruct()[1:]))
                 model = str(getattr(operation, "model_name", "") or "").lower()
@@ -333,7 +345,7 @@ def _run_sql_text(
     for key in sorted(applied):
         migration = loader.disk_migrations.get(key)  # a replaced one too
         if migration is not None:
-            collect(key[0], list(migration.operations))
+            collect(key[0], list(migration.operations), key in collected)
     return "\n".join(parts).lower()
 
 
@@ -376,7 +388,7 @@ def coverage(alias: str, applied: Collection[tuple[str, str]]) -> Coverage:
                 for f in fields
                 if getattr(f, "generated", False) or f.db_default is not NOT_PROVIDED
             }
-    run_sql = _run_sql_text(loader, applied, tables_of)
+    run_sql = _run_sql_text(loader, applied, tables_of, connections[alias])
     return Coverage(
         sorted(columns), columns, auto, run_sql, expected=expected, db_defaults=db_defaults
     )
@@ -822,6 +834,11 @@ def dump(
             sequences.update(_standalone_sequences(cur, cover, set(sequences)))
             matviews = _populated_matviews(cur, cover)
             comments = native_comments.read(cur, tables, cover.kinds)
+            triggers = [
+                t.as_info()
+                for t in native_triggers.read(cur, tables)
+                if f"trigger {t.name} on {t.table}" not in cover.kinds
+            ]
             sizes = _table_sizes(cur, dumped)
             workers = max(1, min(int(workers), len(tables)))
             snapshot_id = ""
@@ -860,6 +877,7 @@ def dump(
         "sequences": sequences,
         "matviews": matviews,
         "comments": comments,
+        "triggers": triggers,
         "not_covered": not_covered,
         "not_covered_kinds": cover.kinds,
         "missing": missing,
@@ -1060,6 +1078,19 @@ def _set_sequences(cur: Any, sequences: dict[str, dict[str, Any]]) -> None:
         )
 
 
+def _created_by(alias: str, recorded: set[tuple[str, str]]) -> Callable[[str], bool]:
+    """Whether a migration of ``recorded`` names an object (the text is read on first use)."""
+    text: list[str] = []
+
+    def created(name: str) -> bool:
+        if not text:
+            loader, _nodes = _loader(recorded)
+            text.append(_run_sql_text(loader, recorded, None, connections[alias]))
+        return Coverage([], {}, set(), text[0]).mentioned(name)
+
+    return created
+
+
 def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
     """Rebuild the schema with the migrations, then load ``inp``'s rows in one transaction.
 
@@ -1115,6 +1146,10 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                 # (RestoreFailed) rather than hang when the app is still using the database.
                 cur.execute(f"SET LOCAL lock_timeout = {DUMP_LOCK_TIMEOUT_MS}")
                 tables = list(info["tables"])
+                # The tables' own triggers stay off while the rows go in (see native_triggers)
+                triggers = native_triggers.before_load(
+                    cur, tables, native_triggers.recorded(info), _created_by(alias, recorded)
+                )
                 if tables:
                     # Empty what the migrations filled (content types, permissions, data
                     # migrations, their django_migrations rows) before loading the originals.
@@ -1125,6 +1160,7 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                     for statement in rebuild:
                         cur.execute(statement)
                 _set_sequences(cur, info.get("sequences") or {})
+                native_triggers.after_load(cur, triggers)
                 native_comments.apply(cur, info.get("comments") or [])
                 for view in info.get("matviews") or []:
                     # Rebuilt by a migration over empty tables: filled again, as pg_restore does.
@@ -1141,6 +1177,12 @@ def restore(alias: str, inp: BinaryIO, info: dict[str, Any]) -> dict[str, Any]:
                     raise RestoreFailed(f"row counts differ from the manifest: {detail}")
         except stream.StreamError as exc:
             raise RestoreFailed(f"{exc}; nothing was loaded (rolled back)") from exc
+        except native_triggers.Missing as exc:
+            raise RestoreFailed(
+                f"the backup's trigger(s) {exc} are missing after migrating: the migrations do "
+                "not rebuild the schema the backup was taken from; nothing was loaded (rolled "
+                "back). Restore a pg_dump backup (RAILOPS BACKUP_ENGINE 'pg_dump') instead"
+            ) from exc
         except psycopg.Error as exc:
             raise RestoreFailed(
                 f"the rows did not load ({type(exc).__name__}: {exc}); nothing was loaded "
