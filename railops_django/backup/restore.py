@@ -19,7 +19,7 @@ from ..redact import logger
 from ..report import ACTION, CannotRun, Finding, Report, Severity
 from . import archive, ledger_kept
 from .catalog import Backup, find, scan, unreachable_findings
-from .verify import Spool, restorable_copy, stream
+from .verify import Spool, copy_to_read, stream
 
 
 def command(name: str, *, force: bool = False) -> str:
@@ -181,7 +181,7 @@ def restore(
     engine = backup_engine.by_name(manifest["engine"])
     if diff["only_in_code"]:
         _refuse_leftovers(backup, engine, alias, diff["only_in_code"])
-    place, checks, spool = restorable_copy(backup)
+    place, checks, spool = copy_to_read(backup)
     try:
         if place is None:
             report.add(

@@ -161,14 +161,14 @@ class Spool:
 
 
 def _copy_checks(
-    places: list[Place], backup: Backup, *, spool: bool = False
+    places: list[Place], backup: Backup, spool: Callable[[], bool]
 ) -> Iterator[tuple[Place, CopyCheck, Spool | None]]:
     """Each place's copy of ``backup``, hashed, in order, with the Spool that kept a download
-    when ``spool``; a copy the manifest lists and the place lacks is 'missing', one it does not
-    list is passed over."""
+    from another machine while ``spool()`` says so; a copy the manifest lists and the place
+    lacks is 'missing', one it does not list is passed over."""
     for place in places:
         if storage.exists(place, backup.file):
-            kept = Spool.open(backup) if spool and not place.on_this_machine else None
+            kept = Spool.open(backup) if spool() and not place.on_this_machine else None
             try:
                 check = hash_copy(place, backup, kept.keep if kept else None)
             except BaseException:  # Ctrl-C mid-download: the partial file goes too
@@ -180,34 +180,38 @@ def _copy_checks(
             yield place, CopyCheck(place.label, error="missing"), None
 
 
-def good_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck]]:
-    """The first storage whose copy has the manifest's sha256, and every copy's check."""
-    checks, chosen = [], None
-    for place, check, _ in _copy_checks(storage.configured(), backup):
-        checks.append(check)
-        if chosen is None and check.matches(backup.manifest):
-            chosen = place
-    return chosen, checks
+def copy_to_read(
+    backup: Backup, *, check_every: bool = False
+) -> tuple[Place | None, list[CopyCheck], Spool | None]:
+    """The copy to read ``backup`` from: the first whose sha256 matches, those on this machine
+    first (reading them downloads nothing); the checks made; and for a copy from another
+    machine the Spool that kept its download (None when it could not be kept), so that it is
+    downloaded once and what is read is what was hashed. The caller removes the spool.
 
-
-def restorable_copy(backup: Backup) -> tuple[Place | None, list[CopyCheck], Spool | None]:
-    """The copy a restore reads: the first whose sha256 matches, those on this machine first
-    (reading them downloads nothing), the checks made, and the matching download's Spool (None
-    for a copy on this machine, or when it could not be kept). The copies after it are not
-    read: a restore from a good local copy does not download the offsite one only to hash it.
-    The caller removes the spool."""
+    With ``check_every`` (verify) every other copy is hashed too, to report it; without
+    (restore) the copies after the chosen one are not read: a restore from a good local copy
+    does not download the offsite one only to hash it.
+    """
     places = sorted(storage.configured(), key=lambda p: not p.on_this_machine)  # stable
-    checks = []
-    for place, check, kept in _copy_checks(places, backup, spool=True):
-        checks.append(check)
-        if check.matches(backup.manifest):
-            if kept is not None and not kept.finished():
+    checks: list[CopyCheck] = []
+    chosen: list[Place] = []  # the one picked; until then, downloads are kept
+    spool: Spool | None = None
+    try:
+        for place, check, kept in _copy_checks(places, backup, lambda: not chosen):
+            checks.append(check)
+            if not chosen and check.matches(backup.manifest):
+                chosen.append(place)
+                if kept is not None and kept.finished():
+                    spool, kept = kept, None
+            if kept is not None:
                 kept.remove()
-                kept = None
-            return place, checks, kept
-        if kept is not None:
-            kept.remove()
-    return None, checks, None
+            if chosen and not check_every:
+                break
+    except BaseException:
+        if spool is not None:
+            spool.remove()
+        raise
+    return (chosen[0] if chosen else None), checks, spool
 
 
 def _counted(
@@ -248,9 +252,24 @@ def stream(
 
 
 def verify_one(backup: Backup, report: Report, restore_test: bool = False) -> bool:
+    place, checks, spool = copy_to_read(backup, check_every=True)
+    try:
+        return _verify_copies(backup, report, restore_test, place, checks, spool)
+    finally:
+        if spool is not None:
+            spool.remove()
+
+
+def _verify_copies(
+    backup: Backup,
+    report: Report,
+    restore_test: bool,
+    place: Place | None,
+    checks: list[CopyCheck],
+    spool: Spool | None,
+) -> bool:
     manifest = backup.manifest
     result: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "copies": {}}
-    place, checks = good_copy(backup)
     for check in checks:
         result["copies"][check.label] = (
             "ok" if check.matches(manifest) else (check.error or "sha256 mismatch")
@@ -274,7 +293,7 @@ def verify_one(backup: Backup, report: Report, restore_test: bool = False) -> bo
         engine = backup_engine.by_name(manifest["engine"])
         try:
             counter = _Counter()
-            raw = stream(place, backup, f"{backup.name}: checked")
+            raw = stream(place, backup, f"{backup.name}: checked", spool)
             result["archive"] = engine.check_archive(_hashed(raw, counter))
             for _ in _hashed(raw, counter):  # pg_restore --list stops at the TOC: read the rest
                 pass
@@ -297,7 +316,7 @@ def verify_one(backup: Backup, report: Report, restore_test: bool = False) -> bo
                 backup=backup.name,
             )
         if ok and restore_test:
-            ok = _restore_test(backup, place, engine, report, result)
+            ok = _restore_test(backup, place, engine, report, result, spool)
     elif not checks:
         report.add(
             "backup.verify.missing",
@@ -333,13 +352,18 @@ def verify_one(backup: Backup, report: Report, restore_test: bool = False) -> bo
 
 
 def _restore_test(
-    backup: Backup, place: Place, engine: Any, report: Report, result: dict[str, Any]
+    backup: Backup,
+    place: Place,
+    engine: Any,
+    report: Report,
+    result: dict[str, Any],
+    spool: Spool | None,
 ) -> bool:
     started = time.monotonic()
     try:
         counts = engine.restore_test(
             backup.alias or "default",
-            stream(place, backup, f"{backup.name}: restore test"),
+            stream(place, backup, f"{backup.name}: restore test", spool),
             backup.manifest,
         )
     except EngineError as exc:
@@ -449,4 +473,4 @@ def sweep_leftovers(
     return removed
 
 
-__all__ = ["good_copy", "list_backups", "restorable_copy", "stream", "verify"]
+__all__ = ["copy_to_read", "list_backups", "stream", "verify"]
