@@ -47,6 +47,12 @@ class Place:
         return self.prefix + filename
 
     def local_path(self, filename: str = "") -> Path | None:
+        """Where a FileSystemStorage (or subclass) keeps ``filename``; None for any other
+        storage, which railops reads and writes through its own API only. By class, not by
+        whether ``path()`` answers: InMemoryStorage answers with a path under MEDIA_ROOT that
+        holds none of its files, and writing there put backups in the working directory."""
+        if not isinstance(self.storage, FileSystemStorage):
+            return None
         try:
             return Path(self.storage.path(self.key(filename)))
         except NotImplementedError:

@@ -333,3 +333,27 @@ def test_restore__ctrl_c_while_the_offsite_copy_downloads__no_partial_file_kept(
     with pytest.raises(KeyboardInterrupt):
         backup.restore(result.name, safety_backup=False)
     assert _scratch(settings) == [], "a partial download was left behind"
+
+
+def test_in_memory_storage__create_list_restore_through_its_api__nothing_in_the_working_dir(
+    tmp_path, settings, shop_data, monkeypatch
+):
+    """InMemoryStorage.path() answers (a path under MEDIA_ROOT that holds none of its files):
+    railops took that for a local directory, wrote the backup there (the working directory,
+    with MEDIA_ROOT unset), and then found no backup in the storage."""
+    monkeypatch.chdir(tmp_path)
+    settings.MEDIA_ROOT = ""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "memory": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    settings.RAILOPS = {"BACKUP_DIR": str(tmp_path / "local"), "BACKUP_STORAGES": ["memory"]}
+    result = backup.create()
+    assert not (tmp_path / "railops-backups").exists(), "written beside the storage, not in it"
+    assert [b.name for b in backup.list_backups()] == [result.name]
+    before = table_checksums()
+    Product.objects.all().delete()
+    report = backup.restore(result.name, safety_backup=False)
+    assert report.exit_code == 0, [f.detail for f in report.findings]
+    assert report.extras["restore"]["from_storage"] == "memory"
+    assert table_checksums() == before
