@@ -48,9 +48,6 @@ class CopyCheck:
         return not self.error and self.sha256 == manifest["dump"]["sha256"]
 
 
-Passing = Callable[[Iterator[bytes]], Iterator[bytes]]  # sees the bytes on their way
-
-
 @dataclass
 class _Counter:
     sha: Any = field(default_factory=hashlib.sha256)
@@ -87,8 +84,8 @@ def hash_copy(
 
 
 class Spool:
-    """A copy from another machine kept in a 0600 scratch file while it is hashed, so that a
-    restore loads the very bytes it verified and downloads them once, not twice.
+    """A copy from another machine kept in a 0600 scratch file while it is hashed, so that
+    restore and verify read the very bytes they hashed, and download them once.
 
     Only when the scratch disk has room for it and for the restore's safety backup (three times
     the archive: ``ROOM``); a write that fails there gives the spool up, and the restore reads
@@ -127,12 +124,15 @@ class Spool:
                     self._give_up(exc)
             yield chunk
 
-    def _give_up(self, exc: OSError) -> None:
-        logger.info("stopped keeping the download (%s): the restore reads it again", exc)
+    def _close(self) -> None:
         if self._fh is not None:
             with contextlib.suppress(OSError):
                 self._fh.close()
-        self._fh = None
+            self._fh = None
+
+    def _give_up(self, exc: OSError) -> None:
+        logger.info("stopped keeping the download (%s): it will be read again", exc)
+        self._close()
         self.path.unlink(missing_ok=True)
 
     def finished(self) -> bool:
@@ -153,10 +153,7 @@ class Spool:
                 yield chunk
 
     def remove(self) -> None:
-        if self._fh is not None:
-            with contextlib.suppress(OSError):
-                self._fh.close()
-            self._fh = None
+        self._close()
         private_dirs.remove_scratch(self.directory)
 
 
